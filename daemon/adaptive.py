@@ -1,0 +1,102 @@
+"""Adaptive resolution: a closed-loop controller that picks the processing size so the
+measured per-frame work fits the target frame rate.
+
+Sizes form a ladder between min and max (multiples of the network stride, the output's aspect
+ratio). Going down is quick (the predicted best rung, after a few frames of evidence); going
+up needs the predicted time at the next rung to be well under budget for a while (hysteresis)
+and the wait doubles each time a rise had to be undone soon after (no oscillation).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def _round_to(value: float, step: int) -> int:
+    return max(step, int(round(value / step)) * step)
+
+
+def size_ladder(max_size: tuple[int, int], min_size: tuple[int, int], aspect: float,
+                stride: int, rungs: int = 10) -> list[tuple[int, int]]:
+    """Processing sizes from largest to smallest, aspect kept, multiples of `stride`."""
+    max_h = min(max_size[1], max_size[0] / aspect)
+    min_h = min(max(min_size[1], min_size[0] / aspect), max_h)
+    ladder: list[tuple[int, int]] = []
+    for i in range(rungs):
+        h = max_h * (min_h / max_h) ** (i / max(1, rungs - 1))
+        size = (_round_to(h * aspect, stride), _round_to(h, stride))
+        if size not in ladder:
+            ladder.append(size)
+    return ladder
+
+
+@dataclass
+class ControllerState:
+    rung: int = 0
+    ema_ms: float | None = None
+    frames_at_rung: int = 0
+    up_wait: int = 30
+    last_change: str = ""
+
+
+class ResolutionController:
+    def __init__(self, ladder: list[tuple[int, int]], target_fps: float, *, enabled: bool = True,
+                 settle: int = 6, base_up_wait: int = 30, headroom: float = 0.9,
+                 up_margin: float = 0.7):
+        self.ladder = ladder
+        self.target_fps = target_fps
+        self.enabled = enabled
+        self.settle, self.base_up_wait = settle, base_up_wait
+        self.headroom, self.up_margin = headroom, up_margin
+        self.s = ControllerState(up_wait=base_up_wait)
+        self.changes = 0
+        self._frames_since_up: int | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.ladder[self.s.rung]
+
+    @property
+    def budget_ms(self) -> float:
+        return 1000.0 / self.target_fps * self.headroom
+
+    def set_target(self, fps: float) -> None:
+        self.target_fps = fps
+        self.s.frames_at_rung = 0
+
+    def _area(self, rung: int) -> int:
+        w, h = self.ladder[rung]
+        return w * h
+
+    def observe(self, work_ms: float) -> tuple[int, int]:
+        """Feed the measured work time of one frame; returns the size for the next frame."""
+        s = self.s
+        s.ema_ms = work_ms if s.ema_ms is None or s.frames_at_rung == 0 else 0.8 * s.ema_ms + 0.2 * work_ms
+        s.frames_at_rung += 1
+        if self._frames_since_up is not None:
+            self._frames_since_up += 1
+        if not self.enabled or s.frames_at_rung < self.settle:
+            return self.size
+        if s.ema_ms > self.budget_ms and s.rung < len(self.ladder) - 1:
+            # predicted time scales with area: jump straight to the largest rung that fits
+            target = s.rung + 1
+            while target < len(self.ladder) - 1 and \
+                    s.ema_ms * self._area(target) / self._area(s.rung) > self.budget_ms:
+                target += 1
+            if self._frames_since_up is not None and self._frames_since_up < 4 * self.base_up_wait:
+                s.up_wait = min(s.up_wait * 2, 2000)   # that rise did not hold: wait longer next time
+            self._move(target, "down")
+        elif s.rung > 0 and s.frames_at_rung >= s.up_wait:
+            predicted = s.ema_ms * self._area(s.rung - 1) / self._area(s.rung)
+            if predicted < self.budget_ms * self.up_margin:
+                self._move(s.rung - 1, "up")
+                self._frames_since_up = 0
+        return self.size
+
+    def _move(self, rung: int, direction: str) -> None:
+        self.s.rung, self.s.frames_at_rung, self.s.last_change = rung, 0, direction
+        self.changes += 1
+
+    def describe(self) -> dict:
+        return {"processing_size": "%dx%d" % self.size, "rung": self.s.rung, "rungs": len(self.ladder),
+                "work_ms": None if self.s.ema_ms is None else round(self.s.ema_ms, 2),
+                "budget_ms": round(self.budget_ms, 2), "adaptive": self.enabled}

@@ -1,0 +1,238 @@
+"""Control API: HTTP + JSON on 127.0.0.1 for the OBS script, Stream Deck tools and scripts.
+
+Every request needs the token (header `Authorization: Bearer TOKEN` or `X-Stylecam-Token`),
+written on first start to the user config dir with 0600 permissions (`stylecam token` prints
+it). Requests whose Host header is not a loopback name are refused (DNS rebinding); no CORS
+headers are ever sent. Bad input gets a 4xx with {"error": "..."}; no request can stop the
+daemon.
+
+  GET  /status                      everything the stats object knows
+  GET  /styles                      the style catalogue
+  POST /style   {name, transition_ms?}
+  POST /params  {enabled?, strength?, preserve_color?, mirror?, smoothing?, target_fps?}
+  GET  /rtmp    POST /rtmp/start {server, key, preset?, ...}   POST /rtmp/stop
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import secrets
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import SMOOTHING_MODES
+from .paths import user_config_dir
+from .styles import StyleError
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def token_path() -> Path:
+    return user_config_dir() / "token"
+
+
+def load_or_create_token(path: Path | None = None) -> str:
+    path = path or token_path()
+    if path.exists():
+        token = path.read_text().strip()
+        if token:
+            return token
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    os.chmod(path, 0o600)
+    return token
+
+
+# -- request validation ----------------------------------------------------------------
+PARAM_TYPES: dict[str, tuple] = {
+    "enabled": (bool,), "strength": (int, float), "preserve_color": (bool,), "mirror": (bool,),
+    "smoothing": (str,), "target_fps": (int, float),
+}
+
+
+def check_fields(body: Any, allowed: dict[str, tuple], required: tuple = ()) -> dict:
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be a JSON object")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ApiError(400, f"unknown field(s) {', '.join(map(str, unknown))}; allowed: {', '.join(allowed)}")
+    for key in required:
+        if key not in body:
+            raise ApiError(400, f"missing field {key!r}")
+    for key, value in body.items():
+        types = allowed[key]
+        if isinstance(value, bool) and bool not in types:
+            raise ApiError(400, f"{key}: expected {types[0].__name__}, got a boolean")
+        if not isinstance(value, types):
+            raise ApiError(400, f"{key}: expected {' or '.join(t.__name__ for t in types)}")
+    return body
+
+
+def validate_params(body: Any) -> dict:
+    body = check_fields(body, PARAM_TYPES)
+    if "strength" in body and not 0 <= body["strength"] <= 1:
+        raise ApiError(400, "strength: must be between 0 and 1")
+    if "target_fps" in body and not 1 <= body["target_fps"] <= 240:
+        raise ApiError(400, "target_fps: must be between 1 and 240")
+    if "smoothing" in body and body["smoothing"] not in SMOOTHING_MODES:
+        raise ApiError(400, f"smoothing: use one of {', '.join(SMOOTHING_MODES)}")
+    return body
+
+
+# -- the server ------------------------------------------------------------------------
+Handler = Callable[[Any], Any]
+
+
+class ControlApi:
+    """Routes requests to the daemon. `daemon` must offer status(), styles(), set_style(),
+    set_params() and, for RTMP, rtmp_start(), rtmp_stop(), rtmp_status()."""
+
+    def __init__(self, daemon, host: str = "127.0.0.1", port: int = 8765, token: str | None = None):
+        self.daemon = daemon
+        self.token = token or load_or_create_token()
+        self.routes: dict[tuple[str, str], Handler] = {
+            ("GET", "/status"): lambda _: daemon.status(),
+            ("GET", "/styles"): lambda _: daemon.styles(),
+            ("POST", "/style"): self._style,
+            ("POST", "/params"): self._params,
+            ("GET", "/rtmp"): lambda _: daemon.rtmp_status(),
+            ("POST", "/rtmp/start"): lambda body: daemon.rtmp_start(body),
+            ("POST", "/rtmp/stop"): lambda _: daemon.rtmp_stop(),
+        }
+        try:
+            self.server = ThreadingHTTPServer((host, port), self._handler_class())
+        except OSError as exc:
+            raise OSError(f"cannot listen on {host}:{port} ({exc.strerror}): is another stylecam "
+                          f"running? Stop it, or choose another port with api.port / --port") from None
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, name="api", daemon=True)
+
+    def start(self) -> "ControlApi":
+        self._thread.start()
+        log.info("control API on http://127.0.0.1:%d", self.port)
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _style(self, body):
+        body = check_fields(body, {"name": (str,), "transition_ms": (int,)}, required=("name",))
+        ms = body.get("transition_ms")
+        if ms is not None and not 0 <= ms <= 10000:
+            raise ApiError(400, "transition_ms: must be between 0 and 10000")
+        try:
+            self.daemon.set_style(body["name"], ms)
+        except StyleError as exc:
+            raise ApiError(404, str(exc)) from None
+        return {"style": body["name"]}
+
+    def _params(self, body):
+        params = validate_params(body)
+        self.daemon.set_params(**params)
+        return {"applied": params}
+
+    def _handler_class(self):
+        api = self
+
+        class RequestHandler(BaseHTTPRequestHandler):
+            server_version = "stylecam"
+            sys_version = ""
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, fmt, *args):  # requests are not logged (no secrets in logs)
+                pass
+
+            def _reply(self, status: int, obj: Any) -> None:
+                data = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self, method: str) -> None:
+                try:
+                    status, obj = 200, self._dispatch(method)
+                except ApiError as exc:
+                    status, obj = exc.status, {"error": str(exc)}
+                except Exception as exc:  # the daemon never dies from a request
+                    log.warning("API %s %s failed: %s", method, self.path.split("?")[0], exc)
+                    status, obj = 500, {"error": f"internal error: {type(exc).__name__}"}
+                try:
+                    self._reply(status, obj)
+                except OSError:
+                    pass
+
+            def _dispatch(self, method: str):
+                host = (self.headers.get("Host") or "").strip()
+                hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+                if hostname.lower() not in LOOPBACK_HOSTS:
+                    self.close_connection = True
+                    raise ApiError(403, "Host header must be 127.0.0.1, localhost or [::1]")
+                given = self.headers.get("X-Stylecam-Token") or ""
+                auth = self.headers.get("Authorization") or ""
+                if auth.lower().startswith("bearer "):
+                    given = auth[7:].strip()
+                if not hmac.compare_digest(given.encode("utf-8", "replace"), api.token.encode()):
+                    raise ApiError(401, "missing or wrong token; `stylecam token` prints it")
+                length_text = self.headers.get("Content-Length") or "0"
+                try:
+                    length = int(length_text)
+                except ValueError:
+                    raise ApiError(400, "bad Content-Length") from None
+                if length < 0 or length > MAX_BODY:
+                    self.close_connection = True
+                    raise ApiError(413, f"body too large (max {MAX_BODY} bytes)")
+                raw = self.rfile.read(length) if length else b""
+                path = self.path.split("?", 1)[0]
+                handler = api.routes.get((method, path))
+                if handler is None:
+                    if any(p == path for (_, p) in api.routes):
+                        raise ApiError(405, f"{method} not allowed on {path}")
+                    raise ApiError(404, f"no endpoint {path}; see GET /status, /styles, POST /style, /params")
+                body = None
+                if method == "POST":
+                    if not raw.strip():
+                        body = {}
+                    else:
+                        try:
+                            body = json.loads(raw)
+                        except (ValueError, UnicodeDecodeError):
+                            raise ApiError(400, "the body is not valid JSON") from None
+                return handler(body)
+
+            def do_GET(self):  # noqa: N802
+                self._handle("GET")
+
+            def do_POST(self):  # noqa: N802
+                self._handle("POST")
+
+            def do_PUT(self):  # noqa: N802
+                self._handle("PUT")
+
+            def do_DELETE(self):  # noqa: N802
+                self._handle("DELETE")
+
+            def do_OPTIONS(self):  # noqa: N802  (no CORS: preflights fail)
+                self._handle("OPTIONS")
+
+        return RequestHandler

@@ -1,0 +1,164 @@
+"""Capture stage: camera index, device path, video file (optionally looped), URL, or the
+built-in demo scene, on its own thread. The newest frame wins (CAP_PROP_BUFFERSIZE=1).
+
+When the source fails (read error, unplugged camera, file gone) the stage keeps producing a
+"camera lost - reconnecting" placeholder at the input rate and reopens the source with
+exponential backoff, so everything downstream keeps running and resumes by itself.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from .demo import DemoScene
+from .slots import LatestSlot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Frame:
+    image: np.ndarray          # BGR uint8
+    captured_at: float         # time.monotonic()
+    placeholder: bool = False
+
+
+def parse_source(source: str):
+    """'0' -> camera 0; '/dev/video2', a file, or a URL stay text; 'demo' the built-in scene."""
+    text = str(source).strip()
+    if text.isdigit():
+        return int(text)
+    return text
+
+
+def open_source(source, width: int, height: int, fps: float):
+    """Open a source the way OpenCV does; the OS edge that tests may replace."""
+    if source == "demo":
+        return DemoScene(width, height, fps)
+    cap = cv2.VideoCapture(source)
+    if isinstance(source, int) or str(source).startswith("/dev/"):
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        cap.set(cv2.CAP_PROP_FPS, fps)
+    return cap
+
+
+def placeholder_frame(width: int, height: int, message: str) -> np.ndarray:
+    img = np.full((height, width, 3), 32, np.uint8)
+    scale = max(0.5, height / 720)
+    for i, line in enumerate(message.split("\n")):
+        (tw, th), _ = cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, 1.2 * scale, 2)
+        cv2.putText(img, line, ((width - tw) // 2, height // 2 + int(i * 60 * scale)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 1.2 * scale, (230, 230, 230), 2, cv2.LINE_AA)
+    return img
+
+
+class Capture:
+    """Reads frames into `slot` until stop(). `state` is 'running', 'lost' or 'ended'."""
+
+    def __init__(self, source, slot: LatestSlot, *, width: int = 1280, height: int = 720,
+                 fps: float = 30.0, loop: bool = True, opener: Callable = open_source,
+                 max_backoff_s: float = 5.0):
+        self.source = parse_source(source)
+        self.slot, self.width, self.height, self.fps = slot, width, height, fps
+        self.loop, self.opener, self.max_backoff_s = loop, opener, max_backoff_s
+        self.is_file = isinstance(self.source, str) and os.path.isfile(self.source)
+        self.state = "starting"
+        self.last_error = ""
+        self.reconnects = 0
+        self.frames = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+        self.read_ms = 0.0
+
+    def start(self) -> "Capture":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def describe(self) -> dict:
+        return {"source": _redact(self.source), "state": self.state, "last_error": self.last_error,
+                "reconnects": self.reconnects}
+
+    def _open(self):
+        cap = self.opener(self.source, self.width, self.height, self.fps)
+        if cap is None or not cap.isOpened():
+            raise OSError(f"cannot open {_redact(self.source)}")
+        return cap
+
+    def _run(self) -> None:
+        cap, backoff, next_try = None, 0.25, 0.0
+        frame_period = 1.0 / self.fps
+        next_due = time.monotonic()
+        while not self._stop.is_set():
+            if cap is None:
+                now = time.monotonic()
+                if now >= next_try:
+                    try:
+                        cap = self._open()
+                        src_fps = cap.get(cv2.CAP_PROP_FPS)
+                        if self.is_file and src_fps and 1 <= src_fps <= 240:
+                            frame_period = 1.0 / src_fps
+                        if self.state == "lost":
+                            self.reconnects += 1
+                            log.info("source %s is back", _redact(self.source))
+                        self.state, backoff = "running", 0.25
+                        continue
+                    except Exception as exc:
+                        self._lost(str(exc))
+                        next_try = now + backoff
+                        backoff = min(backoff * 2, self.max_backoff_s)
+                self._publish_placeholder()
+                self._stop.wait(frame_period)
+                continue
+            t0 = time.perf_counter()
+            ok, image = cap.read()
+            self.read_ms = (time.perf_counter() - t0) * 1000
+            if not ok or image is None:
+                cap.release()
+                cap = None
+                if self.is_file and not self.loop:
+                    self.state = "ended"
+                    self.slot.close()
+                    return
+                if self.is_file:
+                    continue  # end of file: reopen at once (loop)
+                self._lost("read failed (camera unplugged or stream ended)")
+                next_try = time.monotonic() + backoff
+                continue
+            self.frames += 1
+            self.slot.put(Frame(image, time.monotonic()))
+            if self.is_file or self.source == "demo":  # pace files and the demo to their frame rate
+                next_due = max(next_due + frame_period, time.monotonic() - frame_period)
+                self._stop.wait(max(0.0, next_due - time.monotonic()))
+        if cap is not None:
+            cap.release()
+
+    def _lost(self, why: str) -> None:
+        if self.state != "lost":
+            log.warning("source %s lost: %s; reconnecting", _redact(self.source), why)
+        self.state, self.last_error = "lost", why
+
+    def _publish_placeholder(self) -> None:
+        img = placeholder_frame(self.width, self.height, "camera lost - reconnecting")
+        self.slot.put(Frame(img, time.monotonic(), placeholder=True))
+
+
+def _redact(source) -> str:
+    """Hide credentials in URLs (rtsp://user:pass@host)."""
+    text = str(source)
+    if "://" in text and "@" in text:
+        scheme, rest = text.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return text

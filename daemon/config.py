@@ -1,0 +1,203 @@
+"""The daemon's configuration: one validated object built at start-up from YAML + CLI flags.
+
+Every key, its default and its meaning is listed in DEFAULTS_YAML (also written to docs and
+shown by `stylecam config --defaults`). Unknown keys and bad values raise ConfigError naming
+the key and the fix.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .paths import user_config_dir
+
+SMOOTHING_MODES = ("off", "ema", "flow")
+PROVIDERS = ("tensorrt", "cuda", "dml", "coreml", "cpu")
+
+
+class ConfigError(ValueError):
+    """A bad config key or value; the message names the key and the fix."""
+
+
+@dataclass
+class InputConfig:
+    source: str = "auto"          # auto | demo | camera index (0) | /dev/videoN | file | URL
+    loop: bool = True             # loop video files
+    width: int = 1280             # requested camera size (the camera may choose another)
+    height: int = 720
+    fps: float = 30.0
+
+
+@dataclass
+class ProcessingConfig:
+    target_fps: float = 30.0      # the adaptive controller holds this
+    adaptive: bool = True         # pick the processing size from measured stage times
+    max_size: str = "640x360"     # largest processing size (WxH; aspect follows the input)
+    min_size: str = "256x144"     # smallest processing size
+    providers: list = field(default_factory=lambda: list(PROVIDERS))  # tried in this order
+    threads: int = 0              # ONNX Runtime intra-op threads (0: ORT decides)
+
+
+@dataclass
+class StyleConfig:
+    name: str = "starry_night"
+    enabled: bool = True
+    strength: float = 1.0         # 0 = original, 1 = full style
+    preserve_color: bool = False  # keep the camera's colours, take light and texture from the style
+    mirror: bool = False
+    smoothing: str = "flow"       # off | ema | flow
+    transition_ms: int = 400      # cross-fade length on style switches
+
+
+@dataclass
+class OutputConfig:
+    size: str = "1280x720"        # size of every published frame
+    fps: float = 30.0
+    targets: list = field(default_factory=lambda: ["auto"])  # virtualcam, window, file:PATH, stream:URL, rtmp://..., null, auto
+    virtualcam_backend: str = ""  # pyvirtualcam backend (v4l2loopback, obs, unitycapture); empty: first that works
+    virtualcam_device: str = ""   # e.g. /dev/video10
+
+
+@dataclass
+class ApiConfig:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8765
+
+
+@dataclass
+class RtmpConfig:
+    preset: str = "custom"        # bilibili | douyin | twitch | youtube | custom
+    server: str = ""              # rtmp://host/app ; the key is given at start, not stored here
+    key: str = ""                 # leave empty: the key is passed through the API / OBS script
+    bitrate_kbps: int = 0         # 0: preset default
+    width: int = 0                # 0: preset default
+    height: int = 0
+    fps: float = 0
+
+
+@dataclass
+class Config:
+    input: InputConfig = field(default_factory=InputConfig)
+    processing: ProcessingConfig = field(default_factory=ProcessingConfig)
+    style: StyleConfig = field(default_factory=StyleConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    rtmp: RtmpConfig = field(default_factory=RtmpConfig)
+
+
+def parse_size(text: str, key: str = "size") -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in str(text).lower().split("x"))
+        if w < 16 or h < 16 or w > 7680 or h > 4320:
+            raise ValueError
+        return w, h
+    except ValueError:
+        raise ConfigError(f"{key}: {text!r} is not a size; write WIDTHxHEIGHT, e.g. 1280x720") from None
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    kind = type(default)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if kind is list:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+        if isinstance(value, str):
+            return [value]
+        raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
+    if kind is str:
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{key}: expected text, got {value!r}")
+    raise ConfigError(f"{key}: unsupported value {value!r}")
+
+
+def _apply(section_obj: Any, data: dict, prefix: str) -> None:
+    names = [f.name for f in dataclasses.fields(section_obj)]
+    for key, value in data.items():
+        if key not in names:
+            raise ConfigError(f"{prefix}{key}: unknown key; valid keys in {prefix.rstrip('.') or 'the top level'}: "
+                              f"{', '.join(names)}")
+        current = getattr(section_obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{prefix}{key}: expected a mapping of keys, got {value!r}")
+            _apply(current, value, f"{prefix}{key}.")
+        else:
+            setattr(section_obj, key, _coerce(prefix + key, value, current))
+
+
+def validate(cfg: Config) -> Config:
+    p, s, o = cfg.processing, cfg.style, cfg.output
+    if not 1 <= p.target_fps <= 240:
+        raise ConfigError("processing.target_fps: must be between 1 and 240")
+    maxw, maxh = parse_size(p.max_size, "processing.max_size")
+    minw, minh = parse_size(p.min_size, "processing.min_size")
+    if minw > maxw or minh > maxh:
+        raise ConfigError("processing.min_size: must not be larger than processing.max_size")
+    bad = [v for v in p.providers if v not in PROVIDERS]
+    if bad or not p.providers:
+        raise ConfigError(f"processing.providers: unknown {bad}; choose from {', '.join(PROVIDERS)}")
+    if not 0 <= s.strength <= 1:
+        raise ConfigError("style.strength: must be between 0 and 1")
+    if s.smoothing not in SMOOTHING_MODES:
+        raise ConfigError(f"style.smoothing: {s.smoothing!r}; choose one of {', '.join(SMOOTHING_MODES)}")
+    if not 0 <= s.transition_ms <= 10000:
+        raise ConfigError("style.transition_ms: must be between 0 and 10000")
+    parse_size(o.size, "output.size")
+    if not 1 <= o.fps <= 240:
+        raise ConfigError("output.fps: must be between 1 and 240")
+    if not 0 <= cfg.api.port <= 65535:
+        raise ConfigError("api.port: must be between 0 and 65535 (0 picks a free port)")
+    if cfg.input.fps <= 0:
+        raise ConfigError("input.fps: must be positive")
+    return cfg
+
+
+def from_dict(data: dict | None) -> Config:
+    cfg = Config()
+    if data:
+        if not isinstance(data, dict):
+            raise ConfigError("the config file must be a YAML mapping (key: value lines)")
+        _apply(cfg, data, "")
+    return validate(cfg)
+
+
+def default_path() -> Path:
+    return user_config_dir() / "config.yaml"
+
+
+def load(path: Path | None = None) -> Config:
+    """Load the YAML config (default: the user config dir; missing file = defaults)."""
+    path = Path(path) if path else default_path()
+    if not path.exists():
+        if path != default_path():
+            raise ConfigError(f"config file {path} does not exist; omit --config to use defaults")
+        return from_dict(None)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc}); fix the file or delete it for defaults") from None
+    try:
+        return from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)

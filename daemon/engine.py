@@ -1,0 +1,112 @@
+"""Inference stage: the style network on ONNX Runtime, on the best provider that really works.
+
+Provider order TensorRT > CUDA > DirectML > CoreML > CPU (configurable). A provider counts as
+usable only after a warm-up run on it succeeds: onnxruntime-gpu lists CUDA as available on a
+machine with no GPU, and silently falls back to CPU when its libraries fail to load.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+ORT_NAMES = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "dml": "DmlExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+FIXES = {
+    "tensorrt": "install TensorRT and onnxruntime-gpu, or leave tensorrt out of processing.providers",
+    "cuda": "install an NVIDIA driver, CUDA 12 and cuDNN 9 (pip install 'onnxruntime-gpu[cuda,cudnn]')",
+    "dml": "pip install onnxruntime-directml (Windows)",
+    "coreml": "use the onnxruntime wheel for macOS",
+    "cpu": "reinstall onnxruntime",
+}
+
+
+class EngineError(RuntimeError):
+    pass
+
+
+@dataclass
+class ProviderChoice:
+    name: str
+    skipped: dict[str, str] = field(default_factory=dict)  # provider -> why it was not used
+
+
+def _session(model: Path, provider: str, threads: int):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = threads
+    options = {}
+    if provider == "tensorrt":
+        options = {"trt_fp16_enable": True, "trt_engine_cache_enable": True}
+    prov = [(ORT_NAMES[provider], options)] if options else [ORT_NAMES[provider]]
+    return ort.InferenceSession(str(model), opts, providers=prov)
+
+
+class Engine:
+    """Runs image [1,3,H,W] float32 RGB 0..1 + style [1,100] -> stylized [1,3,H,W]."""
+
+    def __init__(self, model: Path, providers: list[str], threads: int = 0,
+                 warmup_size: tuple[int, int] = (64, 48)):
+        import onnxruntime as ort
+
+        available = set(ort.get_available_providers())
+        self.choice = ProviderChoice(name="")
+        self.session = None
+        for name in providers:
+            if ORT_NAMES[name] not in available:
+                self.choice.skipped[name] = f"not in this onnxruntime build ({FIXES[name]})"
+                continue
+            try:
+                sess = _session(model, name, threads)
+                if sess.get_providers()[0] != ORT_NAMES[name]:
+                    raise EngineError(f"onnxruntime fell back to {sess.get_providers()[0]}")
+                self._warm_up(sess, warmup_size)
+            except Exception as exc:  # any failure means: not usable here
+                self.choice.skipped[name] = f"warm-up failed: {str(exc).splitlines()[0][:200]} ({FIXES[name]})"
+                continue
+            self.session, self.choice.name = sess, name
+            break
+        if self.session is None:
+            reasons = "; ".join(f"{k}: {v}" for k, v in self.choice.skipped.items())
+            raise EngineError(f"no ONNX Runtime provider could run {model.name}: {reasons}")
+        for name, why in self.choice.skipped.items():
+            log.info("provider %s skipped: %s", name, why)
+        log.info("inference on %s", self.choice.name)
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.output = self.session.get_outputs()[0].name
+
+    @staticmethod
+    def _warm_up(sess, size) -> None:
+        w, h = size
+        feeds = {}
+        for inp in sess.get_inputs():
+            if len(inp.shape) == 4:
+                feeds[inp.name] = np.full((1, 3, h, w), 0.5, np.float32)
+            else:
+                feeds[inp.name] = np.zeros((1, 100), np.float32)
+        out = sess.run(None, feeds)[0]
+        if out.shape[-2:] != (h, w) or not np.isfinite(out).all():
+            raise EngineError(f"warm-up output has shape {out.shape} or non-finite values")
+
+    @property
+    def provider(self) -> str:
+        return self.choice.name
+
+    def run(self, image: np.ndarray, style: np.ndarray | None) -> np.ndarray:
+        feeds = {self.inputs[0]: image}
+        if len(self.inputs) > 1:
+            feeds[self.inputs[1]] = style.reshape(1, -1).astype(np.float32, copy=False)
+        return self.session.run([self.output], feeds)[0]

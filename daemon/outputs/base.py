@@ -1,0 +1,105 @@
+"""The Output protocol and the threaded base every output kind builds on."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import numpy as np
+
+from ..slots import LatestSlot
+
+log = logging.getLogger(__name__)
+
+
+class OutputError(RuntimeError):
+    """An output cannot start; the message says how to fix it."""
+
+
+class Output:
+    """send() never blocks. With paced=True the output emits at a steady `fps`, repeating the
+    last frame when no new one arrived (a virtual camera or a file needs an even clock);
+    otherwise it writes each new frame as it comes."""
+
+    kind = "output"
+    paced = False
+
+    def __init__(self, size: tuple[int, int], fps: float, name: str | None = None):
+        self.size, self.fps = tuple(size), fps
+        self.name = name or self.kind
+        self.slot = LatestSlot()
+        self.sent = 0
+        self.errors = 0
+        self.last_error = ""
+        self.write_ms = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- to implement ---------------------------------------------------------
+    def open(self) -> None:
+        """Acquire the device / file / process. Raise OutputError with the fix on failure."""
+
+    def write(self, frame: np.ndarray) -> None:
+        """Write one BGR frame of self.size."""
+
+    def close(self) -> None:
+        """Release everything open() acquired."""
+
+    # -- shared machinery -----------------------------------------------------
+    def start(self) -> "Output":
+        self.open()
+        self._thread = threading.Thread(target=self._run, name=f"out-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def send(self, frame: np.ndarray) -> None:
+        self.slot.put(frame)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.slot.close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        try:
+            self.close()
+        except Exception as exc:
+            log.warning("closing %s: %s", self.name, exc)
+
+    def _write_safely(self, frame) -> None:
+        t0 = time.perf_counter()
+        try:
+            self.write(frame)
+            self.sent += 1
+        except Exception as exc:
+            self.errors += 1
+            self.last_error = str(exc)
+            if self.errors in (1, 10, 100) or self.errors % 1000 == 0:
+                log.warning("output %s: %s", self.name, exc)
+        self.write_ms = (time.perf_counter() - t0) * 1000
+
+    def _run(self) -> None:
+        last = None
+        period = 1.0 / self.fps
+        next_due = time.monotonic()
+        while not self._stop.is_set():
+            if not self.paced:
+                frame = self.slot.get(timeout=0.5)
+                if frame is not None:
+                    self._write_safely(frame)
+                continue
+            frame = self.slot.get(timeout=max(0.0, next_due - time.monotonic()))
+            if frame is not None:
+                last = frame
+            now = time.monotonic()
+            if now < next_due:
+                continue  # a newer frame may still arrive before the tick
+            if last is not None:
+                self._write_safely(last)
+            next_due += period
+            if now - next_due > 1.0:  # fell far behind (suspended?): resync the clock
+                next_due = now + period
+
+    def describe(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "size": "%dx%d" % self.size, "fps": self.fps,
+                "sent": self.sent, "dropped": self.slot.dropped, "errors": self.errors,
+                "last_error": self.last_error}

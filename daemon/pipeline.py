@@ -1,0 +1,231 @@
+"""The pipeline: capture -> preprocess -> engine -> smoothing -> postprocess -> outputs.
+
+Three kinds of threads joined by one-frame LatestSlots: the capture thread, one worker that
+runs the per-frame stages in order, and one thread per output. A slow stage drops frames; it
+never blocks the one before it. Everything the API may change (style, strength, smoothing,
+target fps, outputs) is applied between frames under a lock.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from . import postprocess, preprocess
+from .adaptive import ResolutionController, size_ladder
+from .capture import Capture, open_source
+from .config import Config, parse_size
+from .engine import Engine
+from .outputs import Output, OutputError, create_output
+from .slots import LatestSlot
+from .smoothing import make_smoother
+from .stats import Stats
+from .styles import Catalogue
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    def __init__(self, cfg: Config, catalogue: Catalogue, *, opener=open_source,
+                 engine: Engine | None = None, max_frames: int | None = None):
+        self.cfg = cfg
+        self.catalogue = catalogue
+        self.out_size = parse_size(cfg.output.size, "output.size")
+        self.stats = Stats()
+        self.max_frames = max_frames
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self.done = threading.Event()
+        self.style = replace(cfg.style)
+        style = catalogue.get(self.style.name)
+        self._vec_from = self._vec_to = style.vector
+        self._fade_start, self._fade_ms = 0.0, 0.0
+        self.smoother = make_smoother(self.style.smoothing)
+        self.upsampler = postprocess.Upsampler()
+        self.engine = engine or Engine(catalogue.model_path, cfg.processing.providers, cfg.processing.threads)
+        aspect = self.out_size[0] / self.out_size[1]
+        ladder = size_ladder(parse_size(cfg.processing.max_size), parse_size(cfg.processing.min_size),
+                             aspect, max(8, catalogue.stride))
+        self.controller = ResolutionController(ladder, cfg.processing.target_fps,
+                                               enabled=cfg.processing.adaptive)
+        self.in_slot = LatestSlot()
+        inp = cfg.input
+        self.capture = Capture(inp.source, self.in_slot, width=inp.width, height=inp.height,
+                               fps=inp.fps, loop=inp.loop, opener=opener)
+        self.outputs: list[Output] = []
+        self._worker = threading.Thread(target=self._work, name="worker", daemon=True)
+        self.stats.set(provider=self.engine.provider, providers_skipped=self.engine.choice.skipped)
+
+    # -- lifecycle --------------------------------------------------------------
+    def add_output(self, out: Output | str) -> Output:
+        if isinstance(out, str):
+            o = self.cfg.output
+            out = create_output(out, self.out_size, o.fps, backend=o.virtualcam_backend,
+                                device=o.virtualcam_device)
+        out.start()
+        with self._lock:
+            self.outputs.append(out)
+        log.info("output %s started", out.name)
+        return out
+
+    def remove_output(self, name: str) -> bool:
+        with self._lock:
+            found = [o for o in self.outputs if o.name == name]
+            self.outputs = [o for o in self.outputs if o.name != name]
+        for o in found:
+            o.stop()
+        return bool(found)
+
+    def start(self) -> "Pipeline":
+        self.capture.start()
+        self._worker.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.in_slot.close()
+        self.capture.stop()
+        self._worker.join(timeout=10)
+        with self._lock:
+            outs, self.outputs = self.outputs, []
+        for o in outs:
+            o.stop()
+        self.done.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+    # -- controls (thread-safe) ---------------------------------------------------
+    def set_style(self, name: str, transition_ms: int | None = None) -> None:
+        style = self.catalogue.get(name)
+        with self._lock:
+            now = time.monotonic()
+            ms = self.style.transition_ms if transition_ms is None else transition_ms
+            self._vec_from = self._current_vector(now)
+            self._vec_to = style.vector
+            self._fade_start, self._fade_ms = now, float(ms)
+            self.style.name = name
+
+    def set_params(self, **params) -> None:
+        with self._lock:
+            for key, value in params.items():
+                if key == "target_fps":
+                    self.controller.set_target(float(value))
+                elif key == "smoothing":
+                    self.smoother = make_smoother(value)
+                    self.style.smoothing = value
+                else:
+                    setattr(self.style, key, value)
+
+    def _current_vector(self, now: float) -> np.ndarray:
+        if self._fade_ms <= 0:
+            return self._vec_to
+        t = min(1.0, (now - self._fade_start) * 1000.0 / self._fade_ms)
+        if t >= 1.0:
+            self._fade_ms = 0.0
+            return self._vec_to
+        return (1 - t) * self._vec_from + t * self._vec_to
+
+    # -- the per-frame path ---------------------------------------------------------
+    def _work(self) -> None:
+        try:
+            while not self._stop.is_set():
+                frame = self.in_slot.get(timeout=0.5)
+                if frame is None:
+                    if self.capture.state == "ended":
+                        log.info("input ended")
+                        break
+                    continue
+                self._process(frame)
+                if self.max_frames and self.stats.frames >= self.max_frames:
+                    break
+        except Exception:
+            log.exception("worker stopped by an unexpected error")
+        finally:
+            if not self._stop.is_set():
+                threading.Thread(target=self.stop, daemon=True).start()
+
+    def _process(self, frame) -> None:
+        st = self.stats
+        t0 = time.perf_counter()
+        with self._lock:
+            style = replace(self.style)
+            vec = self._current_vector(time.monotonic())
+            smoother, outputs = self.smoother, list(self.outputs)
+        guide = preprocess.fit_to(frame.image, self.out_size)
+        if frame.placeholder or not style.enabled:
+            smoother.reset()
+            result = postprocess.finish(guide, guide, mirror=style.mirror and not frame.placeholder)
+            t4 = time.perf_counter()
+        else:
+            small = preprocess.shrink(guide, self.controller.size)
+            blob = preprocess.to_blob(small)
+            t1 = time.perf_counter()
+            out = preprocess.from_output(self.engine.run(blob, vec))
+            t2 = time.perf_counter()
+            out = smoother.apply(out, small)
+            t3 = time.perf_counter()
+            full = self.upsampler(out, small, guide)
+            result = postprocess.finish(full, guide, strength=style.strength,
+                                        keep_color=style.preserve_color, mirror=style.mirror)
+            t4 = time.perf_counter()
+            st.stage("preprocess", (t1 - t0) * 1000)
+            st.stage("inference", (t2 - t1) * 1000)
+            st.stage("smoothing", (t3 - t2) * 1000)
+            st.stage("postprocess", (t4 - t3) * 1000)
+            self.controller.observe((t4 - t0) * 1000)
+        for o in outputs:
+            o.send(result)
+        st.stage("output", (time.perf_counter() - t4) * 1000)
+        st.stage("capture", self.capture.read_ms)
+        st.frame_done(frame.captured_at)
+
+    # -- reporting ------------------------------------------------------------------------
+    def status(self) -> dict:
+        with self._lock:
+            style = replace(self.style)
+            outputs = [o.describe() for o in self.outputs]
+        snap = self.stats.snapshot()
+        snap.update({
+            "state": "stopped" if self.done.is_set() else "running",
+            "style": style.name,
+            "enabled": style.enabled,
+            "strength": style.strength,
+            "preserve_color": style.preserve_color,
+            "mirror": style.mirror,
+            "smoothing": style.smoothing,
+            "target_fps": self.controller.target_fps,
+            "output_size": "%dx%d" % self.out_size,
+            "input": self.capture.describe(),
+            "outputs": outputs,
+            "dropped_frames": self.in_slot.dropped + sum(o["dropped"] for o in outputs),
+            **self.controller.describe(),
+        })
+        return snap
+
+
+def open_outputs(pipeline: Pipeline, specs: list[str]) -> list[str]:
+    """Start the requested outputs. 'auto': the virtual camera if there is one, else a preview
+    window if there is a display, else an MP4 file. Returns notes for the user."""
+    notes = []
+    for spec in specs:
+        if spec != "auto":
+            pipeline.add_output(spec)
+            continue
+        try:
+            pipeline.add_output("virtualcam")
+            continue
+        except OutputError as exc:
+            notes.append(str(exc))
+        try:
+            pipeline.add_output("window")
+            notes.append("showing a preview window instead")
+            continue
+        except OutputError as exc:
+            notes.append(str(exc))
+        pipeline.add_output("file:stylecam-output.mp4")
+        notes.append("writing stylecam-output.mp4 instead (no virtual camera, no display)")
+    return notes

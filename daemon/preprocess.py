@@ -1,0 +1,38 @@
+"""Preprocess stage: fit the camera frame to the output size (crop, never stretch), shrink it
+to the processing size, and make the network input (RGB NCHW float32 0..1) in one call."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def fit_to(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Scale to cover `size` (w, h) and centre-crop: keeps the aspect ratio."""
+    w, h = size
+    fh, fw = frame.shape[:2]
+    if (fw, fh) == (w, h):
+        return frame
+    scale = max(w / fw, h / fh)
+    nw, nh = max(w, round(fw * scale)), max(h, round(fh * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(frame, (nw, nh), interpolation=interp)
+    x0, y0 = (nw - w) // 2, (nh - h) // 2
+    return resized[y0:y0 + h, x0:x0 + w]
+
+
+def shrink(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if (frame.shape[1], frame.shape[0]) == tuple(size):
+        return frame
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+def to_blob(small_bgr: np.ndarray) -> np.ndarray:
+    """BGR uint8 HxWx3 -> RGB float32 [1,3,H,W] in 0..1 (one pass: swap, scale, transpose)."""
+    return cv2.dnn.blobFromImage(small_bgr, scalefactor=1.0 / 255.0, swapRB=True)
+
+
+def from_output(out: np.ndarray) -> np.ndarray:
+    """Network output RGB float [1,3,H,W] -> BGR uint8 HxWx3."""
+    chw = out[0, ::-1]  # RGB -> BGR on the channel axis (a view)
+    hwc = np.clip(chw.transpose(1, 2, 0) * 255.0 + 0.5, 0, 255)
+    return np.ascontiguousarray(hwc, dtype=np.uint8)

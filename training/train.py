@@ -1,0 +1,146 @@
+"""Distillation training of StyleNet, resumable from checkpoints.
+
+Each step: a batch of cached content crops with the teacher's output for a random style
+(distillation loss), the same crops moved by a random smooth flow plus camera noise
+(synthetic temporal loss, exact flow), and consecutive real video frames with DIS flow and an
+occlusion mask (video temporal loss).
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .losses import distill_loss, masked_l1
+from .model import StyleNet
+from .progress import progress
+from .warp import camera_noise, random_flow, warp
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 5000
+    batch: int = 4
+    pair_batch: int = 2
+    lr: float = 2e-3
+    w_grad: float = 2.0
+    w_scales: float = 0.5
+    w_synthetic: float = 1.0
+    w_video: float = 0.5
+    checkpoint_every: int = 250
+    seed: int = 0
+    model: dict = field(default_factory=lambda: dict(width=32, blocks=5, expand=4, stem=16, fine=8))
+
+
+class Data:
+    """Cached crops, teacher targets (one array per style) and video pairs, as tensors on demand."""
+
+    def __init__(self, root: Path, style_names: list[str]):
+        self.content = np.load(root / "content.npy", mmap_mode="r")
+        self.targets = [np.load(root / f"target_{n}.npy", mmap_mode="r") for n in style_names]
+        self.pa = np.load(root / "pairs_a.npy")
+        self.pb = np.load(root / "pairs_b.npy")
+        self.pflow = np.load(root / "pairs_flow.npy")
+        self.pmask = np.load(root / "pairs_mask.npy")
+
+    @staticmethod
+    def _t(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float() / 255.0
+
+    def batch(self, rng: np.random.Generator, n: int):
+        idx = np.sort(rng.choice(len(self.content), n, replace=False))
+        styles = rng.integers(0, len(self.targets), n)
+        x = self._t(self.content[idx])
+        t = self._t(np.stack([self.targets[s][i] for s, i in zip(styles, idx)]))
+        if rng.random() < 0.5:
+            x, t = x.flip(3), t.flip(3)
+        return x, t, torch.from_numpy(styles)
+
+    def pairs(self, rng: np.random.Generator, n: int):
+        if len(self.pa) == 0:
+            return None
+        idx = rng.choice(len(self.pa), n, replace=False)
+        flow = torch.from_numpy(self.pflow[idx].astype(np.float32)).permute(0, 3, 1, 2)
+        mask = torch.from_numpy(self.pmask[idx].astype(np.float32))[:, None]
+        return self._t(self.pa[idx]), self._t(self.pb[idx]), flow, mask
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Short warm-up, then cosine decay to 5 % over cfg.steps."""
+    if step < 200:
+        return cfg.lr * (step + 1) / 200
+    p = min(1.0, step / cfg.steps)
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
+          max_minutes: float | None = None, log=print) -> StyleNet:
+    """Train (or resume) until cfg.steps or max_minutes; checkpoints to ckpt_dir/last.pt."""
+    torch.manual_seed(cfg.seed)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    net = StyleNet(**cfg.model)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    step, last = 0, ckpt_dir / "last.pt"
+    if last.exists():
+        state = torch.load(last, map_location="cpu")
+        net.load_state_dict(state["model"]), opt.load_state_dict(state["opt"])
+        step = state["step"]
+        log(f"resumed from {last} at step {step}")
+    rng = np.random.default_rng(cfg.seed + step)
+    gen = torch.Generator().manual_seed(cfg.seed + step)
+    start = time.monotonic()
+    history = ckpt_dir / "history.jsonl"
+    bar = progress(range(step, cfg.steps), desc="training", total=cfg.steps - step)
+    running: dict[str, float] = {}
+    for step in bar:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        x, target, sidx = data.batch(rng, cfg.batch)
+        v = vectors[sidx]
+        out = net(x, v)
+        l_distill = distill_loss(out, target, cfg.w_grad, cfg.w_scales)
+        flow = random_flow(x.shape[0], x.shape[2], x.shape[3], generator=gen)
+        x2, valid = warp(x, flow)
+        out2 = net(camera_noise(x2, gen), v)
+        out_w, _ = warp(out, flow)
+        l_syn = masked_l1(out2, out_w, valid)
+        loss = l_distill + cfg.w_synthetic * l_syn
+        l_vid = torch.zeros(())
+        pairs = data.pairs(rng, cfg.pair_batch)
+        if pairs is not None and cfg.w_video > 0:
+            a, b, f_ba, mask = pairs
+            pv = vectors[torch.from_numpy(rng.integers(0, len(vectors), len(a)))]
+            oa, ob = net(a, pv), net(b, pv)
+            oa_w, valid_b = warp(oa, f_ba)
+            l_vid = masked_l1(ob, oa_w, mask * valid_b)
+            loss = loss + cfg.w_video * l_vid
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        for k, val in (("distill", l_distill), ("synthetic", l_syn), ("video", l_vid)):
+            val = float(val.detach())
+            running[k] = 0.98 * running.get(k, val) + 0.02 * val
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix({k: f"{v:.4f}" for k, v in running.items()}, refresh=False)
+        done = step + 1
+        out_of_time = max_minutes is not None and time.monotonic() - start > max_minutes * 60
+        if done % cfg.checkpoint_every == 0 or done == cfg.steps or out_of_time:
+            save_checkpoint(net, opt, done, cfg, last)
+            with history.open("a") as fh:
+                fh.write(json.dumps({"step": done, **running, "lr": lr_at(step, cfg)}) + "\n")
+        if out_of_time:
+            log(f"stopping at step {done} (time limit); run again to resume")
+            break
+    return net
+
+
+def save_checkpoint(net, opt, step, cfg, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step,
+                "config": asdict(cfg)}, tmp)
+    tmp.replace(path)
