@@ -74,6 +74,11 @@ class ResolutionController:
         s.frames_at_rung += 1
         if self._frames_since_up is not None:
             self._frames_since_up += 1
+            if self._frames_since_up >= 4 * s.up_wait:
+                # the last rise held for long: halve the wait again, so a long-past bad spell
+                # does not keep rises slow for good
+                s.up_wait = max(self.base_up_wait, s.up_wait // 2)
+                self._frames_since_up = None
         if not self.enabled or s.frames_at_rung < self.settle:
             return self.size
         if s.ema_ms > self.budget_ms and s.rung < len(self.ladder) - 1:
@@ -83,7 +88,9 @@ class ResolutionController:
                     s.ema_ms * self._area(target) / self._area(s.rung) > self.budget_ms:
                 target += 1
             if self._frames_since_up is not None and self._frames_since_up < 4 * self.base_up_wait:
-                s.up_wait = min(s.up_wait * 2, 2000)   # that rise did not hold: wait longer next time
+                # that rise did not hold: wait longer next time
+                s.up_wait = min(s.up_wait * 2, 2000)
+                self._frames_since_up = None
             self._move(target, "down")
         elif s.rung > 0 and s.frames_at_rung >= s.up_wait:
             predicted = s.ema_ms * self._area(s.rung - 1) / self._area(s.rung)

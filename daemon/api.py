@@ -20,6 +20,7 @@ import logging
 import os
 import secrets
 import threading
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
@@ -156,9 +157,18 @@ class ControlApi:
             server_version = "stylecam"
             sys_version = ""
             protocol_version = "HTTP/1.1"
+            timeout = 10  # a client that stops sending mid-request frees its thread
 
             def log_message(self, fmt, *args):  # requests are not logged (no secrets in logs)
                 pass
+
+            def send_error(self, code, message=None, explain=None):
+                # malformed HTTP (bad request line, headers, unknown method) gets JSON too
+                self.close_connection = True
+                try:
+                    self._reply(code, {"error": message or HTTPStatus(code).phrase})
+                except OSError:
+                    pass
 
             def _reply(self, status: int, obj: Any) -> None:
                 data = json.dumps(obj).encode()
@@ -174,6 +184,8 @@ class ControlApi:
                     status, obj = 200, self._dispatch(method)
                 except ApiError as exc:
                     status, obj = exc.status, {"error": str(exc)}
+                    if not self._body_read:  # the unread body must not be parsed as a request
+                        self.close_connection = True
                 except Exception as exc:  # the daemon never dies from a request
                     log.warning("API %s %s failed: %s", method, self.path.split("?")[0], exc)
                     status, obj = 500, {"error": f"internal error: {type(exc).__name__}"}
@@ -183,6 +195,7 @@ class ControlApi:
                     pass
 
             def _dispatch(self, method: str):
+                self._body_read = False
                 host = (self.headers.get("Host") or "").strip()
                 hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
                 if hostname.lower() not in LOOPBACK_HOSTS:
@@ -203,6 +216,7 @@ class ControlApi:
                     self.close_connection = True
                     raise ApiError(413, f"body too large (max {MAX_BODY} bytes)")
                 raw = self.rfile.read(length) if length else b""
+                self._body_read = True
                 path = self.path.split("?", 1)[0]
                 handler = api.routes.get((method, path))
                 if handler is None:
@@ -216,7 +230,7 @@ class ControlApi:
                     else:
                         try:
                             body = json.loads(raw)
-                        except (ValueError, UnicodeDecodeError):
+                        except (ValueError, UnicodeDecodeError, RecursionError):
                             raise ApiError(400, "the body is not valid JSON") from None
                 return handler(body)
 

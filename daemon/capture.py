@@ -85,7 +85,8 @@ class Capture:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.ident is not None:  # never started (start-up failed): nothing to join
+            self._thread.join(timeout=5)
 
     def describe(self) -> dict:
         return {"source": _redact(self.source), "state": self.state, "last_error": self.last_error,
@@ -99,6 +100,7 @@ class Capture:
 
     def _run(self) -> None:
         cap, backoff, next_try = None, 0.25, 0.0
+        frames_since_open = 0
         frame_period = 1.0 / self.fps
         next_due = time.monotonic()
         while not self._stop.is_set():
@@ -114,6 +116,7 @@ class Capture:
                             self.reconnects += 1
                             log.info("source %s is back", _redact(self.source))
                         self.state, backoff = "running", 0.25
+                        frames_since_open = 0
                         continue
                     except Exception as exc:
                         self._lost(str(exc))
@@ -132,12 +135,13 @@ class Capture:
                     self.state = "ended"
                     self.slot.close()
                     return
-                if self.is_file:
+                if self.is_file and frames_since_open:
                     continue  # end of file: reopen at once (loop)
                 self._lost("read failed (camera unplugged or stream ended)")
                 next_try = time.monotonic() + backoff
                 continue
             self.frames += 1
+            frames_since_open += 1
             self.slot.put(Frame(image, time.monotonic()))
             if self.is_file or self.source == "demo":  # pace files and the demo to their frame rate
                 next_due = max(next_due + frame_period, time.monotonic() - frame_period)

@@ -172,6 +172,15 @@ def cmd_run(args) -> int:
     log = logging.getLogger("stylecam")
     cfg = build_config(args)
     cfg.input.source = resolve_input(cfg.input.source)
+    stop = threading.Event()
+
+    def _signal(signum, _frame):
+        log.info("signal %d: shutting down", signum)
+        stop.set()
+
+    # before anything starts: a signal during start-up must still end in a clean shutdown
+    signal.signal(signal.SIGINT, _signal)
+    signal.signal(signal.SIGTERM, _signal)
     try:
         catalogue = load_catalogue()
         catalogue.get(cfg.style.name)
@@ -185,14 +194,6 @@ def cmd_run(args) -> int:
     st = service.pipeline.status()
     log.info("running: input %s, style %s, provider %s, output %s -> %s", st["input"]["source"],
              st["style"], st["provider"], st["output_size"], ", ".join(o["name"] for o in st["outputs"]))
-    stop = threading.Event()
-
-    def _signal(signum, _frame):
-        log.info("signal %d: shutting down", signum)
-        stop.set()
-
-    signal.signal(signal.SIGINT, _signal)
-    signal.signal(signal.SIGTERM, _signal)
     while not stop.is_set() and not service.wait(0.5):
         pass
     service.stop()

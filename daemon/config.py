@@ -112,7 +112,10 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
         raise ConfigError(f"{key}: expected a whole number, got {value!r}")
     if kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:
+                raise ConfigError(f"{key}: {value!r} is far too large") from None
         raise ConfigError(f"{key}: expected a number, got {value!r}")
     if kind is list:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
@@ -164,8 +167,13 @@ def validate(cfg: Config) -> Config:
         raise ConfigError("output.fps: must be between 1 and 240")
     if not 0 <= cfg.api.port <= 65535:
         raise ConfigError("api.port: must be between 0 and 65535 (0 picks a free port)")
-    if cfg.input.fps <= 0:
-        raise ConfigError("input.fps: must be positive")
+    i = cfg.input
+    if not 1 <= i.fps <= 240:  # also refuses NaN
+        raise ConfigError("input.fps: must be between 1 and 240")
+    if not (16 <= i.width <= 7680 and 16 <= i.height <= 4320):
+        raise ConfigError("input.width/input.height: the requested camera size must be between 16x16 and 7680x4320")
+    if p.threads < 0:
+        raise ConfigError("processing.threads: must be 0 (ONNX Runtime decides) or a positive count")
     return cfg
 
 

@@ -37,6 +37,7 @@ class Pipeline:
         self.stats = Stats()
         self.max_frames = max_frames
         self._lock = threading.RLock()
+        self._stop_lock = threading.Lock()
         self._stop = threading.Event()
         self.done = threading.Event()
         self.style = replace(cfg.style)
@@ -85,15 +86,19 @@ class Pipeline:
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self.in_slot.close()
-        self.capture.stop()
-        self._worker.join(timeout=10)
-        with self._lock:
-            outs, self.outputs = self.outputs, []
-        for o in outs:
-            o.stop()
-        self.done.set()
+        # one stop at a time: a second caller (signal + end of input) returns only once the
+        # outputs are closed (files finalized)
+        with self._stop_lock:
+            self._stop.set()
+            self.in_slot.close()
+            self.capture.stop()
+            if self._worker.ident is not None and self._worker is not threading.current_thread():
+                self._worker.join(timeout=10)
+            with self._lock:
+                outs, self.outputs = self.outputs, []
+            for o in outs:
+                o.stop()
+            self.done.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         return self.done.wait(timeout)

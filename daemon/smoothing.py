@@ -42,7 +42,7 @@ class EmaSmoother(Smoother):
             return stylized
         motion = cv2.GaussianBlur(cv2.absdiff(gray, self.prev_in), (5, 5), 0).astype(np.float32)
         keep = self.keep * np.exp(-motion / self.motion_scale)[..., None]
-        out = (stylized * (1 - keep) + self.prev_out * keep).astype(np.uint8)
+        out = (stylized * (1 - keep) + self.prev_out * keep + 0.5).astype(np.uint8)  # round, not truncate
         self.prev_out, self.prev_in = out, gray
         return out
 
