@@ -1,0 +1,332 @@
+"""`stylecam stylize INPUT OUTPUT`: stylize an image or a whole video file offline.
+
+The same stages as the live pipeline (preprocess -> engine -> smoothing -> postprocess), run
+on the calling thread: every frame in order, none dropped, no pacing. The output has the
+input's size and frame rate; with ffmpeg on PATH a video keeps its audio track.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from . import postprocess, preprocess
+from .adaptive import size_ladder
+from .config import PROVIDERS, SMOOTHING_MODES, Config, ConfigError, parse_size
+from .smoothing import make_smoother
+
+VIDEO_EXTS = (".mp4", ".mkv", ".mov", ".m4v", ".avi")
+
+
+class UserError(Exception):
+    """Something the user can fix; the message says how. Exit code 2, no traceback."""
+
+
+# -- the per-frame stages ---------------------------------------------------------------------
+def processing_size(frame_size: tuple[int, int], max_size: tuple[int, int], stride: int,
+                    min_side: int = 20) -> tuple[int, int]:
+    """The largest size within `max_size` (and not above the input's) with the input's aspect,
+    in multiples of `stride`."""
+    fw, fh = frame_size
+    cap = (min(max_size[0], max(fw, min_side)), min(max_size[1], max(fh, min_side)))
+    w, h = size_ladder(cap, cap, fw / fh, stride, rungs=1)[0]
+    floor = -(-min_side // stride) * stride
+    return max(w, floor), max(h, floor)
+
+
+class FrameStylizer:
+    """One frame at a time through the live pipeline's stages; `out_size` is the input's size
+    and the input frame is the upsampler's guide."""
+
+    def __init__(self, engine, vector: np.ndarray, proc_size: tuple[int, int], out_size: tuple[int, int], *,
+                 smoothing: str = "off", strength: float = 1.0, keep_color: bool = False):
+        self.engine, self.vector = engine, vector
+        self.proc_size, self.out_size = proc_size, out_size
+        self.strength, self.keep_color = strength, keep_color
+        self.smoother = make_smoother(smoothing)
+        self.upsampler = postprocess.Upsampler()
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        guide = preprocess.fit_to(frame, self.out_size)
+        small = preprocess.shrink(guide, self.proc_size)
+        out = preprocess.from_output(self.engine.run(preprocess.to_blob(small), self.vector))
+        out = self.smoother.apply(out, small)
+        full = self.upsampler(out, small, guide)
+        return postprocess.finish(full, guide, strength=self.strength, keep_color=self.keep_color)
+
+
+# -- checks that name the fix -------------------------------------------------------------------
+def _check_paths(src: Path, dst: Path) -> None:
+    if not src.exists():
+        raise UserError(f"input {src} does not exist; check the path (relative paths start in {Path.cwd()})")
+    if src.is_dir():
+        raise UserError(f"input {src} is a folder; give an image or a video file")
+    if dst.is_dir():
+        raise UserError(f"output {dst} is a folder; give a file name, e.g. {dst / ('styled' + src.suffix)}")
+    if dst.resolve() == src.resolve():
+        raise UserError(f"output {dst} would overwrite the input; choose another file name")
+    folder = dst.parent
+    if not folder.exists():
+        raise UserError(f"output folder {folder} does not exist; create it (mkdir -p {folder}) "
+                        "or choose another output path")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write to folder {folder} (permission denied); choose an output path "
+                        "in a folder you can write to")
+
+
+def _open_input(src: Path):
+    """('image', BGR array) or ('video', cv2.VideoCapture), or UserError."""
+    import cv2
+
+    if cv2.haveImageReader(str(src)):
+        image = cv2.imread(str(src), cv2.IMREAD_COLOR)
+        if image is not None:
+            return "image", image
+    cap = cv2.VideoCapture(str(src))
+    if cap.isOpened() and cap.get(cv2.CAP_PROP_FRAME_WIDTH) > 0:
+        return "video", cap
+    cap.release()
+    raise UserError(f"cannot read {src} as an image or a video; give a picture (PNG, JPEG, WebP, TIFF...) "
+                    "or a video file (MP4, MKV, MOV, AVI...) that is not damaged")
+
+
+def _check_output_kind(kind: str, dst: Path) -> None:
+    import cv2
+
+    if kind == "image" and not cv2.haveImageWriter(str(dst)):
+        raise UserError(f"the input is an image, and {dst.name!r} is not an image name OpenCV can write; "
+                        "end the output name with .png, .jpg, .webp, .bmp or .tiff")
+    if kind == "video" and dst.suffix.lower() not in VIDEO_EXTS:
+        raise UserError(f"the input is a video; end the output name with {', '.join(VIDEO_EXTS)} "
+                        f"(got {dst.name!r})")
+
+
+@dataclass
+class Settings:
+    style: str
+    smoothing: str
+    strength: float
+    keep_color: bool
+    max_size: tuple[int, int]
+    providers: list[str]
+
+
+def settings_from(args) -> Settings:
+    """CLI flags over the config defaults (the user's config file does not apply here)."""
+    defaults = Config()
+    smoothing = args.smoothing or defaults.style.smoothing
+    if smoothing not in SMOOTHING_MODES:
+        raise UserError(f"--smoothing {smoothing!r}: choose one of {', '.join(SMOOTHING_MODES)}")
+    strength = defaults.style.strength if args.strength is None else args.strength
+    if not 0.0 <= strength <= 1.0:
+        raise UserError(f"--strength {strength}: give a number from 0 (original) to 1 (full style)")
+    try:
+        max_size = parse_size(args.size or defaults.processing.max_size, "--size")
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    providers = defaults.processing.providers
+    if getattr(args, "provider", None):
+        if args.provider not in PROVIDERS:
+            raise UserError(f"--provider {args.provider!r}: choose one of {', '.join(PROVIDERS)} "
+                            "(`stylecam doctor` shows which ones work here)")
+        providers = [args.provider]
+    return Settings(style=args.style or defaults.style.name, smoothing=smoothing, strength=strength,
+                    keep_color=bool(args.preserve_color), max_size=max_size, providers=providers)
+
+
+# -- progress ---------------------------------------------------------------------------------------
+class _Counter:
+    """The fallback progress display when tqdm is not installed."""
+
+    def __init__(self, total: int | None):
+        self.total, self.n = total, 0
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if self.n % 10 == 0 or self.n == self.total:
+            of = f"/{self.total}" if self.total else ""
+            print(f"\rstylize: frame {self.n}{of}", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        print(file=sys.stderr)
+
+
+def _progress(total: int | None):
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _Counter(total)
+    return tqdm(total=total, unit="frame", desc="stylize", file=sys.stderr, mininterval=0.5)
+
+
+# -- image and video ---------------------------------------------------------------------------------
+def stylize_image(image: np.ndarray, dst: Path, make_stylizer) -> dict:
+    import cv2
+
+    h, w = image.shape[:2]
+    stylizer = make_stylizer((w, h))
+    result = stylizer(image)
+    try:
+        ok = cv2.imwrite(str(dst), result)
+    except cv2.error as exc:
+        raise UserError(f"cannot write {dst}: {str(exc).strip().splitlines()[-1]}; "
+                        "choose a .png or .jpg name") from None
+    if not ok:
+        raise UserError(f"cannot write {dst}; check the free space and the file name (.png, .jpg)")
+    return {"kind": "image", "size": [w, h], "processing_size": list(stylizer.proc_size), "frames": 1}
+
+
+def _mux(ffmpeg: str, video: Path, fps: float, src: Path, dst: Path) -> tuple[bool, str]:
+    """Encode `video` to H.264 with `src`'s audio (if any) into `dst`; falls back to copying the
+    video stream (e.g. odd sizes, which yuv420p cannot hold). Returns (ok, how)."""
+    rate = Fraction(fps).limit_denominator(1001)  # 29.97 -> 30000/1001 (the AVI rounds it)
+    base = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+            "-r", f"{rate.numerator}/{rate.denominator}", "-i", str(video), "-i", str(src),
+            "-map", "0:v", "-map", "1:a?"]
+    tries = [("h264", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18"]),
+             ("mjpeg (the size is odd or libx264 is missing)", ["-c:v", "copy"])]
+    errors = []
+    for how, video_args in tries:
+        cmd = base + video_args + ["-c:a", "aac", "-shortest", str(dst)]
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
+        if proc.returncode == 0:
+            return True, how
+        errors.append(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}")
+    return False, "; ".join(errors)
+
+
+def _has_audio(ffprobe: str | None, path: Path) -> bool | None:
+    if not ffprobe:
+        return None
+    try:
+        proc = subprocess.run([ffprobe, "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
+                               "-of", "csv=p=0", str(path)], check=False, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return bool(proc.stdout.strip()) if proc.returncode == 0 else None
+
+
+def stylize_video(cap, src: Path, dst: Path, make_stylizer) -> dict:
+    import cv2
+
+    ok, frame = cap.read()
+    if not ok:
+        cap.release()
+        raise UserError(f"{src} has no frames that can be decoded; is the file complete?")
+    h, w = frame.shape[:2]  # the decoded size (rotation metadata already applied)
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    notes = []
+    if not fps or not np.isfinite(fps) or fps <= 0 or fps > 1000:
+        fps = 30.0
+        notes.append("the input does not state its frame rate: wrote 30 fps")
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    stylizer = make_stylizer((w, h))
+    ffmpeg = shutil.which("ffmpeg")
+    tmpdir = Path(tempfile.mkdtemp(prefix=".stylecam-", dir=dst.parent)) if ffmpeg else None
+    frames_path = tmpdir / "frames.avi" if tmpdir else dst
+    try:
+        if tmpdir:  # near-lossless intermediate (the built-in MJPEG writer takes any size)
+            writer = cv2.VideoWriter(str(frames_path), cv2.CAP_OPENCV_MJPEG, cv2.VideoWriter_fourcc(*"MJPG"),
+                                     fps, (w, h))
+            writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
+        else:
+            codec = "mp4v" if dst.suffix.lower() in (".mp4", ".mov", ".m4v") else "MJPG"
+            writer = cv2.VideoWriter(str(frames_path), cv2.VideoWriter_fourcc(*codec), fps, (w, h))
+        bar = _progress(total)
+        frames = 0
+        try:
+            if not writer.isOpened():
+                raise UserError(f"cannot write a video to {frames_path}; check the free space, "
+                                f"or use a {' / '.join(VIDEO_EXTS)} name")
+            while ok:
+                writer.write(stylizer(frame))
+                frames += 1
+                bar.update(1)
+                ok, frame = cap.read()
+        finally:
+            bar.close()
+            writer.release()
+            cap.release()
+        audio = None
+        if tmpdir:
+            ok, how = _mux(ffmpeg, frames_path, fps, src, dst)
+            if not ok:
+                raise UserError(f"ffmpeg could not write {dst} ({how}); try an .mp4 or .mkv output name")
+            audio = _has_audio(shutil.which("ffprobe"), dst)
+            if how != "h264":
+                notes.append(f"video stored as {how}")
+        else:
+            audio = False
+            notes.append("ffmpeg not found: wrote the video only (any sound was dropped); "
+                         "install ffmpeg to keep the audio track")
+    finally:
+        if tmpdir:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    return {"kind": "video", "size": [w, h], "processing_size": list(stylizer.proc_size), "frames": frames,
+            "fps": round(fps, 3), "audio": audio, "notes": notes}
+
+
+def stylize_file(src: Path, dst: Path, settings: Settings) -> dict:
+    """Stylize `src` into `dst`; returns what was done (data). Raises UserError for user errors."""
+    from .engine import Engine, EngineError
+    from .styles import StyleError, load_catalogue
+
+    _check_paths(src, dst)
+    kind, media = _open_input(src)
+    try:
+        _check_output_kind(kind, dst)
+        try:
+            catalogue = load_catalogue()
+            vector = catalogue.get(settings.style).vector
+        except StyleError as exc:
+            raise UserError(f"{exc} (`stylecam styles` lists them)") from None
+        try:
+            engine = Engine(catalogue.model_path, settings.providers)
+        except EngineError as exc:
+            raise UserError(str(exc)) from None
+    except BaseException:
+        if kind == "video":
+            media.release()
+        raise
+    stride = max(8, catalogue.stride)
+
+    def make_stylizer(size):
+        proc = processing_size(size, settings.max_size, stride, catalogue.min_size)
+        return FrameStylizer(engine, vector, proc, size, smoothing=settings.smoothing,
+                             strength=settings.strength, keep_color=settings.keep_color)
+
+    if kind == "image":
+        info = stylize_image(media, dst, make_stylizer)
+    else:
+        info = stylize_video(media, src, dst, make_stylizer)
+    info.update(output=str(dst), style=settings.style, provider=engine.provider)
+    return info
+
+
+def cmd_stylize(args) -> int:
+    try:
+        settings = settings_from(args)
+        info = stylize_file(Path(args.input), Path(args.output), settings)
+    except UserError as exc:
+        print(f"stylecam stylize: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stylecam stylize: interrupted; the output is incomplete", file=sys.stderr)
+        return 130
+    size = "x".join(map(str, info["size"]))
+    pw, ph = info["processing_size"]
+    line = f"wrote {info['output']}: {size}, style {info['style']}, processed at {pw}x{ph} on {info['provider']}"
+    if info["kind"] == "video":
+        sound = {True: "audio kept", False: "no audio", None: "audio unknown"}[info["audio"]]
+        line += f", {info['frames']} frames at {info['fps']:g} fps, {sound}"
+    print(line, file=sys.stderr)
+    for note in info.get("notes", []):
+        print(f"note: {note}", file=sys.stderr)
+    return 0
