@@ -98,8 +98,11 @@ class Engine:
             else:
                 feeds[inp.name] = np.zeros((1, 100), np.float32)
         out = sess.run(None, feeds)[0]
-        if out.shape[-2:] != (h, w) or not np.isfinite(out).all():
-            raise EngineError(f"warm-up output has shape {out.shape} or non-finite values")
+        if out.shape[-2:] != (h, w):
+            raise EngineError(f"warm-up output has shape {list(out.shape)}, expected [1, 3, {h}, {w}] "
+                              "(not a stylecam style model?)")
+        if not np.isfinite(out).all():
+            raise EngineError("warm-up output has non-finite values (NaN or infinity)")
 
     @property
     def provider(self) -> str:

@@ -273,3 +273,51 @@ def api_client():
         return ApiClient(target.api.port, token or target.api.token)
 
     return _client
+
+
+# -- small ONNX models with the stylenet I/O contract -----------------------------------------
+def build_tiny_model(path: Path, kind: str = "tone") -> Path:
+    """Write a small ONNX model with the shipped model's I/O contract (image [1,3,H,W] RGB 0..1 +
+    style [1,100] -> image [1,3,H,W]) for tests that need a special engine:
+      tone  a per-pixel colour matrix and tone curve: a "style" that follows every edge
+      nan   outputs NaN (a provider whose warm-up must fail)
+      half  outputs half the input size (a broken model: warm-up must fail)"""
+    import onnx
+    from onnx import TensorProto, helper
+
+    image = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, "h", "w"])
+    style = helper.make_tensor_value_info("style", TensorProto.FLOAT, [1, 100])
+    out = helper.make_tensor_value_info("stylized", TensorProto.FLOAT, [1, 3, None, None])
+    inits, nodes = [], []
+    # every kind reads the style vector, as the real model does: + 0 * mean(style)
+    inits.append(helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]))
+    nodes += [helper.make_node("ReduceMean", ["style"], ["style_mean"], keepdims=0),
+              helper.make_node("Mul", ["style_mean", "zero"], ["style_zero"])]
+    if kind == "tone":
+        matrix = np.array([[0.2, 0.5, 0.3], [0.6, 0.2, 0.2], [0.1, 0.3, 0.9]], np.float32)
+        inits += [helper.make_tensor("w", TensorProto.FLOAT, [3, 3, 1, 1], matrix.ravel().tolist()),
+                  helper.make_tensor("lo", TensorProto.FLOAT, [], [0.0]),
+                  helper.make_tensor("hi", TensorProto.FLOAT, [], [1.0]),
+                  helper.make_tensor("gamma", TensorProto.FLOAT, [], [0.7])]
+        nodes += [helper.make_node("Conv", ["image", "w"], ["mixed"]),
+                  helper.make_node("Clip", ["mixed", "lo", "hi"], ["clipped"]),
+                  helper.make_node("Pow", ["clipped", "gamma"], ["toned"]),
+                  helper.make_node("Add", ["toned", "style_zero"], ["stylized"])]
+    elif kind == "nan":
+        inits.append(helper.make_tensor("one", TensorProto.FLOAT, [], [1.0]))
+        nodes += [helper.make_node("Add", ["image", "one"], ["pos"]),
+                  helper.make_node("Neg", ["pos"], ["neg"]),
+                  helper.make_node("Sqrt", ["neg"], ["root"]),
+                  helper.make_node("Add", ["root", "style_zero"], ["stylized"])]
+    elif kind == "half":
+        nodes += [helper.make_node("MaxPool", ["image"], ["pooled"], kernel_shape=[2, 2], strides=[2, 2]),
+                  helper.make_node("Add", ["pooled", "style_zero"], ["stylized"])]
+    else:
+        raise ValueError(f"unknown tiny model kind {kind!r}")
+    graph = helper.make_graph(nodes, f"tiny_{kind}", [image, style], [out], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = Path(path)
+    onnx.save(model, str(path))
+    return path
