@@ -2,13 +2,16 @@
 measured per-frame work fits the target frame rate.
 
 Sizes form a ladder between min and max (multiples of the network stride, the output's aspect
-ratio). Going down is quick (the predicted best rung, after a few frames of evidence); going
+ratio). Decisions use the median work time of the last few frames, so a frame stalled by
+another process does not move the size. Going down is quick (the predicted best rung); going
 up needs the predicted time at the next rung to be well under budget for a while (hysteresis)
 and the wait doubles each time a rise had to be undone soon after (no oscillation).
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
+from statistics import median
 
 
 def _round_to(value: float, step: int) -> int:
@@ -49,6 +52,9 @@ class ResolutionController:
         self.headroom, self.up_margin = headroom, up_margin
         self.s = ControllerState(up_wait=base_up_wait)
         self.changes = 0
+        # decisions use the median of the last frames at this size: one frame stalled by another
+        # process (a busy machine) must not move the size; a steady change does within a few frames
+        self._recent: deque[float] = deque(maxlen=max(settle, 9))
         self._frames_since_up: int | None = None
 
     @property
@@ -62,6 +68,7 @@ class ResolutionController:
     def set_target(self, fps: float) -> None:
         self.target_fps = fps
         self.s.frames_at_rung = 0
+        self._recent.clear()
 
     def _area(self, rung: int) -> int:
         w, h = self.ladder[rung]
@@ -72,6 +79,7 @@ class ResolutionController:
         s = self.s
         s.ema_ms = work_ms if s.ema_ms is None or s.frames_at_rung == 0 else 0.8 * s.ema_ms + 0.2 * work_ms
         s.frames_at_rung += 1
+        self._recent.append(work_ms)
         if self._frames_since_up is not None:
             self._frames_since_up += 1
             if self._frames_since_up >= 4 * s.up_wait:
@@ -79,13 +87,14 @@ class ResolutionController:
                 # does not keep rises slow for good
                 s.up_wait = max(self.base_up_wait, s.up_wait // 2)
                 self._frames_since_up = None
-        if not self.enabled or s.frames_at_rung < self.settle:
+        if not self.enabled or len(self._recent) < self.settle:
             return self.size
-        if s.ema_ms > self.budget_ms and s.rung < len(self.ladder) - 1:
+        typical = median(self._recent)
+        if typical > self.budget_ms and s.rung < len(self.ladder) - 1:
             # predicted time scales with area: jump straight to the largest rung that fits
             target = s.rung + 1
             while target < len(self.ladder) - 1 and \
-                    s.ema_ms * self._area(target) / self._area(s.rung) > self.budget_ms:
+                    typical * self._area(target) / self._area(s.rung) > self.budget_ms:
                 target += 1
             if self._frames_since_up is not None and self._frames_since_up < 4 * self.base_up_wait:
                 # that rise did not hold: wait longer next time
@@ -93,7 +102,7 @@ class ResolutionController:
                 self._frames_since_up = None
             self._move(target, "down")
         elif s.rung > 0 and s.frames_at_rung >= s.up_wait:
-            predicted = s.ema_ms * self._area(s.rung - 1) / self._area(s.rung)
+            predicted = typical * self._area(s.rung - 1) / self._area(s.rung)
             if predicted < self.budget_ms * self.up_margin:
                 self._move(s.rung - 1, "up")
                 self._frames_since_up = 0
@@ -101,6 +110,7 @@ class ResolutionController:
 
     def _move(self, rung: int, direction: str) -> None:
         self.s.rung, self.s.frames_at_rung, self.s.last_change = rung, 0, direction
+        self._recent.clear()
         self.changes += 1
 
     def describe(self) -> dict:
