@@ -125,8 +125,11 @@ def build_config(args):
     if getattr(args, "preserve_color", None):
         cfg.style.preserve_color = True
     if getattr(args, "size", None):
-        parse_size(args.size, "--size")
+        w, h = parse_size(args.size, "--size")
         cfg.processing.max_size = args.size
+        mw, mh = parse_size(cfg.processing.min_size, "processing.min_size")
+        if mw > w or mh > h:  # a small --size also lowers the smallest size
+            cfg.processing.min_size = args.size
     if getattr(args, "output_size", None):
         cfg.output.size = args.output_size
     if getattr(args, "fps", None):

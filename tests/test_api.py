@@ -1,0 +1,310 @@
+"""Control API over real HTTP: token, Host check, no CORS, JSON errors for every bad request,
+style and params visible in /status, and no request (malformed or hostile) stops the daemon."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import threading
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import ApiClient, make_config, wait_for
+from stylecam import cli
+from stylecam.api import MAX_BODY
+from stylecam.service import Service
+
+TOKEN = "test-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def daemon(catalogue, bikes_clip):
+    """One daemon for the module (real clip, real model, API on a free port, CUDA asked first)."""
+    cfg = make_config(input={"source": bikes_clip}, processing={"providers": ["cuda", "cpu"]},
+                      output={"size": "256x144", "fps": 10.0},
+                      style={"name": "starry_night", "transition_ms": 0})
+    svc = Service(cfg, catalogue, outputs=["null"], token=TOKEN).start()
+    wait_for(lambda: svc.pipeline.stats.frames > 0, what="the first frame")
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def client(daemon) -> ApiClient:
+    return ApiClient(daemon.api.port, TOKEN)
+
+
+def assert_json_error(status, headers, body, code):
+    assert status == code, body
+    assert headers["content-type"] == "application/json"
+    assert isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"]
+
+
+# -- token ---------------------------------------------------------------------------------------
+def test_requests_need_the_token(client):
+    status, headers, body = client.get("/status", token=None)
+    assert_json_error(status, headers, body, 401)
+    assert "stylecam token" in body["error"]
+    assert_json_error(*client.get("/status", token="wrong"), 401)
+    assert_json_error(*client.post("/style", {"name": "udnie"}, token=TOKEN[:-1]), 401)
+    assert TOKEN not in json.dumps(body)
+
+
+def test_token_works_as_bearer_or_stylecam_header(client):
+    assert client.get("/status")[0] == 200
+    status, _, body = client.get("/status", token=None, headers={"X-Stylecam-Token": TOKEN})
+    assert status == 200 and body["frames"] > 0
+
+
+def test_token_file_is_created_private_and_printed_by_stylecam_token(catalogue, config_dir, capsys):
+    svc = Service(make_config(), catalogue, outputs=["null"])  # no token given: from the config dir
+    try:
+        path = config_dir / "token"
+        assert path.exists()
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        assert path.read_text().strip() == svc.api.token and len(svc.api.token) >= 24
+        assert cli.main(["token"]) == 0
+        assert capsys.readouterr().out.strip() == svc.api.token
+    finally:
+        svc.api.server.server_close()
+
+
+# -- Host check, CORS --------------------------------------------------------------------------------
+@pytest.mark.parametrize("host, code", [
+    ("evil.example", 403), ("evil.example:{port}", 403), ("127.0.0.1.nip.io:{port}", 403),
+    ("localhost.evil.example", 403), ("", 403),
+    ("127.0.0.1:{port}", 200), ("localhost:{port}", 200), ("LOCALHOST", 200), ("[::1]:{port}", 200),
+])
+def test_host_header_must_name_loopback(client, host, code):
+    status, headers, body = client.get("/status", headers={"Host": host.format(port=client.port)})
+    assert status == code
+    if code == 403:
+        assert_json_error(status, headers, body, 403)
+        assert "Host header" in body["error"]
+
+
+def test_no_cors_headers_are_ever_sent(client):
+    origin = {"Origin": "http://evil.example"}
+    for status, headers, _ in (client.get("/status", headers=origin),
+                               client.post("/params", {"mirror": False}, headers=origin),
+                               client.request("OPTIONS", "/style", headers={
+                                   **origin, "Access-Control-Request-Method": "POST"})):
+        assert not [h for h in headers if h.startswith("access-control-")]
+    assert status >= 400  # the preflight fails
+
+
+# -- the daemon's state through the API ------------------------------------------------------------
+def test_status_exposes_provider_and_skipped_reasons(client):
+    status, _, body = client.get("/status")
+    assert status == 200
+    assert body["provider"] == "cpu"
+    assert "not in this onnxruntime build" in body["providers_skipped"]["cuda"]
+    assert body["api_port"] == client.port
+    assert body["output_size"] == "256x144" and body["state"] == "running"
+    for key in ("fps", "latency_ms", "stage_ms", "processing_size", "dropped_frames", "input", "outputs"):
+        assert key in body
+
+
+def test_style_switch_is_visible_in_status(client):
+    status, _, body = client.post("/style", {"name": "the_scream", "transition_ms": 0})
+    assert status == 200 and body == {"style": "the_scream"}
+    assert client.get("/status")[2]["style"] == "the_scream"
+    _, _, styles = client.get("/styles")
+    assert styles["current"] == "the_scream"
+    assert {"starry_night", "the_scream"} <= {s["name"] for s in styles["styles"]}
+    client.post("/style", {"name": "starry_night"})
+    assert client.get("/status")[2]["style"] == "starry_night"
+
+
+def test_params_are_applied_and_visible_in_status(client):
+    change = {"strength": 0.5, "mirror": True, "smoothing": "ema", "preserve_color": True,
+              "target_fps": 12, "enabled": True}
+    status, _, body = client.post("/params", change)
+    assert status == 200 and body == {"applied": change}
+    now = client.get("/status")[2]
+    assert {k: now[k] for k in change} == change
+    client.post("/params", {"strength": 1.0, "mirror": False, "smoothing": "off",
+                            "preserve_color": False, "target_fps": 15})
+
+
+BAD_REQUESTS = [
+    ("POST", "/style", b"{not json", 400, "not valid JSON"),
+    ("POST", "/style", b"\xff\xfe", 400, "not valid JSON"),
+    ("POST", "/style", b"[" * 60000, 400, "not valid JSON"),
+    ("POST", "/style", json.dumps({"name": "udnie", "colour": 1}).encode(), 400, "unknown field(s) colour"),
+    ("POST", "/style", json.dumps({"name": 5}).encode(), 400, "name: expected str"),
+    ("POST", "/style", json.dumps({}).encode(), 400, "missing field 'name'"),
+    ("POST", "/style", json.dumps({"name": "nope"}).encode(), 404, "unknown style 'nope'; known styles"),
+    ("POST", "/style", json.dumps({"name": "udnie", "transition_ms": -1}).encode(), 400, "transition_ms"),
+    ("POST", "/style", json.dumps({"name": "udnie", "transition_ms": True}).encode(), 400, "boolean"),
+    ("POST", "/style", json.dumps({"name": "udnie", "transition_ms": 1.5}).encode(), 400, "expected int"),
+    ("POST", "/params", json.dumps({"strength": "high"}).encode(), 400, "strength: expected"),
+    ("POST", "/params", json.dumps({"strength": 2}).encode(), 400, "between 0 and 1"),
+    ("POST", "/params", b'{"strength": NaN}', 400, "between 0 and 1"),
+    ("POST", "/params", json.dumps({"smoothing": "blur"}).encode(), 400, "off, ema, flow"),
+    ("POST", "/params", json.dumps({"target_fps": 0}).encode(), 400, "target_fps"),
+    ("POST", "/params", json.dumps({"mirror": 1}).encode(), 400, "mirror: expected bool"),
+    ("POST", "/params", json.dumps([1, 2]).encode(), 400, "JSON object"),
+    ("POST", "/params", b'"text"', 400, "JSON object"),
+    ("GET", "/style", None, 405, "not allowed"),
+    ("DELETE", "/status", None, 405, "not allowed"),
+    ("PUT", "/params", b"{}", 405, "not allowed"),
+    ("GET", "/nope", None, 404, "no endpoint"),
+    ("GET", "/../../etc/passwd", None, 404, "no endpoint"),
+    ("PATCH", "/status", None, 501, "Unsupported method"),
+]
+
+
+@pytest.mark.parametrize("method, path, raw, code, message", BAD_REQUESTS,
+                         ids=[f"{m} {p} {code}" for m, p, _, code, _ in BAD_REQUESTS])
+def test_bad_requests_get_a_json_error(client, method, path, raw, code, message):
+    status, headers, body = client.request(method, path, raw=raw)
+    assert_json_error(status, headers, body, code)
+    assert message in body["error"]
+
+
+def test_oversized_body_is_refused_without_reading_it(client):
+    with socket.create_connection(("127.0.0.1", client.port), timeout=10) as s:
+        s.sendall(f"POST /params HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
+                  f"Content-Length: {MAX_BODY + 1}\r\n\r\n".encode())
+        reply = _read_all(s)
+    head, _, payload = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413")
+    assert "body too large" in json.loads(payload)["error"]
+
+
+def test_a_refused_request_body_is_not_read_as_the_next_request(client):
+    # a 401 with a body on a keep-alive connection: the body must not be parsed as a request
+    body = b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", client.port), timeout=10) as s:
+        s.sendall(b"POST /params HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        reply = _read_all(s)
+    assert reply.startswith(b"HTTP/1.1 401") and reply.count(b"HTTP/1.1 ") == 1
+
+
+def test_concurrent_clients_are_all_served(client):
+    results = []
+
+    def worker(i):
+        if i % 2:
+            results.append(client.get("/status")[0])
+        else:
+            results.append(client.post("/params", {"strength": 1.0})[0])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results == [200] * 24
+
+
+def test_second_daemon_on_the_same_port_fails_with_a_clear_message(daemon, catalogue, bikes_clip, capsys):
+    port = daemon.api.port
+    with pytest.raises(OSError) as err:
+        Service(make_config(api={"port": port}), catalogue, outputs=["null"], token=TOKEN)
+    assert f"cannot listen on 127.0.0.1:{port}" in str(err.value)
+    assert "is another stylecam running" in str(err.value) and "--port" in str(err.value)
+    # the same from the command line: exit status 2 and the message, no traceback
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        rc = cli.main(["run", "--input", bikes_clip, "--output", "null", "--port", str(port),
+                       "--size", "128x72", "--output-size", "256x144"])
+    finally:
+        signal.signal(signal.SIGINT, handlers[0])
+        signal.signal(signal.SIGTERM, handlers[1])
+    assert rc == 2
+    err_text = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err_text and "Traceback" not in err_text
+    assert daemon.pipeline.status()["state"] == "running"  # the first one is unharmed
+
+
+# -- hostile input: property-based ----------------------------------------------------------------------
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.text(max_size=12), inner, max_size=4)),
+    max_leaves=10)
+field_names = st.sampled_from(["name", "transition_ms", "enabled", "strength", "preserve_color",
+                               "mirror", "smoothing", "target_fps", "server", "key", "x"])
+bodies = st.one_of(json_values, st.dictionaries(field_names, json_values, max_size=4))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(["/style", "/params", "/status", "/styles", "/rtmp", "/nope"]),
+       method=st.sampled_from(["GET", "POST", "PUT", "DELETE"]), body=bodies)
+def test_random_json_requests_never_crash_the_daemon(client, daemon, path, method, body):
+    raw = json.dumps(body, allow_nan=True).encode()
+    status, headers, obj = client.request(method, path, raw=raw)
+    assert status < 500, obj
+    assert headers["content-type"] == "application/json" and obj is not None
+    if status >= 400:
+        assert isinstance(obj.get("error"), str)
+    if path == "/style" and status == 200:
+        client.post("/style", {"name": "starry_night"})
+    if path == "/params" and status == 200:
+        client.post("/params", {"enabled": True, "strength": 1.0, "mirror": False,
+                                "smoothing": "off", "target_fps": 15})
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    chunks = []
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return b"".join(chunks)
+
+
+header_text = st.binary(max_size=40).filter(lambda b: b"\r" not in b and b"\n" not in b)
+raw_requests = st.builds(
+    lambda method, path, version, headers, body, terminate: (
+        method + b" " + path + b" " + version + b"\r\n"
+        + b"".join(k + b": " + v + b"\r\n" for k, v in headers)
+        + (b"\r\n" if terminate else b"") + body),
+    method=st.one_of(st.sampled_from([b"GET", b"POST", b"OPTIONS", b"HEAD", b"BREW"]), st.binary(max_size=8)),
+    path=st.one_of(st.sampled_from([b"/status", b"/style", b"/params", b"*", b""]), st.binary(max_size=30)),
+    version=st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/0.9", b"HTTP/2.0", b"HTTP/x", b""]),
+    headers=st.lists(st.tuples(
+        st.one_of(st.sampled_from([b"Host", b"Authorization", b"Content-Length", b"X-Stylecam-Token",
+                                   b"Transfer-Encoding"]), header_text),
+        st.one_of(st.sampled_from([b"127.0.0.1", b"Bearer " + TOKEN.encode(), b"-1", b"99999999999",
+                                   b"abc", b"chunked"]), header_text)), max_size=5),
+    body=st.binary(max_size=200),
+    terminate=st.booleans())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.one_of(raw_requests, st.binary(max_size=300)))
+def test_malformed_http_never_crashes_the_daemon(client, daemon, raw):
+    with socket.create_connection(("127.0.0.1", client.port), timeout=15) as s:
+        try:
+            s.sendall(raw)
+            s.shutdown(socket.SHUT_WR)  # no more bytes: the server must not wait for them
+        except OSError:
+            pass
+        reply = _read_all(s)
+    if reply:
+        head, _, payload = reply.partition(b"\r\n\r\n")
+        if head.startswith(b"HTTP/1.") and b" 200 " not in head.split(b"\r\n")[0] and payload \
+                and not raw.startswith(b"HEAD"):
+            assert b"application/json" in head
+            # keep-alive: more answers may follow the first; read only the first JSON value
+            obj, _ = json.JSONDecoder().raw_decode(payload.decode())
+            assert isinstance(obj["error"], str)
+    assert client.get("/status")[0] == 200
+
+
+def test_daemon_still_serves_and_runs_after_the_abuse(client, daemon):
+    before = daemon.pipeline.stats.frames
+    wait_for(lambda: daemon.pipeline.stats.frames > before + 3, what="frames to keep coming")
+    status, _, body = client.get("/status")
+    assert status == 200 and body["state"] == "running"
