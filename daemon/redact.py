@@ -19,7 +19,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 MASK = "****"
 RTMP_SCHEMES = ("rtmp", "rtmps", "rtmpt", "rtmpts", "rtmpe")
-SECRET_PARAMS = re.compile(r"(pass|key|token|secret|auth|streamid|sign)", re.I)
+SECRET_PARAMS = re.compile(r"(pass|key|token|secret|auth|streamid|sign)", re.IGNORECASE)
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 
 _lock = threading.Lock()
@@ -35,6 +35,26 @@ def register_secret(secret: str) -> None:
     forms.update(value for _, _, value in (p.partition("=") for p in query.split("&")))
     with _lock:
         _secrets.update(f for f in forms if len(f) >= 6)
+
+
+def register_url_secret(url: str) -> None:
+    """Register the secret parts of a URL: an rtmp key (after the app), a password, secret query values."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return
+    if parts.password:
+        register_secret(parts.password)
+    if parts.scheme.lower() in RTMP_SCHEMES:
+        key = "/".join(parts.path.split("/")[2:])
+        if key:
+            register_secret(key + ("?" + parts.query if parts.query else ""))
+        elif parts.query:
+            register_secret(parts.query)
+    for param in parts.query.split("&"):
+        name, _, value = param.partition("=")
+        if value and SECRET_PARAMS.search(name):
+            register_secret(value)
 
 
 def redact_url(url: str) -> str:

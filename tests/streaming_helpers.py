@@ -11,11 +11,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ApiClient, wait_for
 
 RTMP_MODULE_PATHS = ("/usr/lib/nginx/modules/ngx_rtmp_module.so",
@@ -68,7 +68,7 @@ class Daemon:
         self.log_path = self.workdir / "daemon.log"
         environment = dict(os.environ, STYLECAM_CONFIG_DIR=str(self.config_dir),
                            STYLECAM_CACHE_DIR=str(self.workdir / "cache"), PYTHONUNBUFFERED="1", **(env or {}))
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115  (closed in stop())
         cmd = [sys.executable, "-m", "stylecam.cli", "-v", "run", "--port", "0", *args]
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=environment,
                                      cwd=self.workdir, start_new_session=True)
@@ -114,9 +114,10 @@ class Nginx:
 
     def __init__(self, workdir: Path, port: int):
         self.dir, self.port = Path(workdir), port
-        self.record_dir = self.dir / "recordings"
-        self.record_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.record_dir, 0o777)  # workers run as nobody
+        self.dir.mkdir(parents=True, exist_ok=True)
+        # nginx's workers run as nobody, who cannot enter pytest's private (0700) tmp dirs
+        self.record_dir = Path(tempfile.mkdtemp(prefix="stylecam-rtmp-rec-"))
+        os.chmod(self.record_dir, 0o777)
         self.conf = self.dir / "nginx.conf"
         self.conf.write_text(f"""
 load_module {rtmp_module()};
@@ -140,7 +141,7 @@ rtmp {{
 """)
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Nginx":
+    def start(self) -> Nginx:
         binary = shutil.which("nginx") or "/usr/sbin/nginx"
         self.proc = subprocess.Popen([binary, "-c", str(self.conf), "-p", str(self.dir), "-e", str(self.dir / "error.log")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -162,6 +163,10 @@ rtmp {{
         if self.proc is not None:
             stop_process(self.proc, signal.SIGQUIT)  # graceful: finishes recordings
 
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.record_dir, ignore_errors=True)
+
     def error_log(self) -> str:
         path = self.dir / "error.log"
         return path.read_text(errors="replace") if path.exists() else ""
@@ -176,7 +181,7 @@ def probe(path: Path, count_frames: bool = True) -> dict:
     cmd = ["ffprobe", "-v", "error", "-show_streams", "-of", "json"]
     if count_frames:
         cmd += ["-count_frames", "-count_packets"]
-    out = subprocess.run(cmd + [str(path)], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(cmd + [str(path)], check=False, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     streams = json.loads(out.stdout)["streams"]
     return {s["codec_type"]: s for s in streams}
@@ -189,8 +194,12 @@ def frame_rate(stream: dict) -> float:
 
 def wait_state(daemon: Daemon, states, timeout: float, what: str | None = None) -> dict:
     states = (states,) if isinstance(states, str) else tuple(states)
-    return wait_for(lambda: (lambda st: st if st.get("state") in states else None)(daemon.rtmp()),
-                    timeout=timeout, interval=0.2, what=what or f"RTMP state {'/'.join(states)}")
+
+    def reached():
+        status = daemon.rtmp()
+        return status if status.get("state") in states else None
+
+    return wait_for(reached, timeout=timeout, interval=0.2, what=what or f"RTMP state {'/'.join(states)}")
 
 
 def elapsed(t0: float) -> float:

@@ -7,7 +7,6 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from conftest import wait_for
 from streaming_helpers import Daemon, free_udp_port, need_ffmpeg, stop_process
 
@@ -45,8 +44,12 @@ def daemon_with_stream(tmp_path, bikes_clip):
 
 def test_local_udp_stream_decodes_for_a_reader_that_joins_late(daemon_with_stream):
     daemon, url = daemon_with_stream
-    entry = wait_for(lambda: (lambda o: o if o and o["state"] == "live" else None)(stream_entry(daemon, url)),
-                     timeout=60, interval=0.2, what="the stream output to go live")
+
+    def live():
+        entry = stream_entry(daemon, url)
+        return entry if entry and entry["state"] == "live" else None
+
+    entry = wait_for(live, timeout=60, interval=0.2, what="the stream output to go live")
     assert entry["last_error"] == ""
     # the daemon has been sending for a while with nobody listening; a reader now joins mid-stream
     frames = read_stream(url, frames=FPS * 2)

@@ -39,15 +39,16 @@ PERMANENT = re.compile(r"Unknown encoder|Unrecognized option|Option \S+ not foun
                        r"Invalid data found when processing input")
 # follow-up lines that only repeat the cause given before them
 NOISE = re.compile(r"Cannot open connection|Conversion failed|Error writing trailer|Error closing file|"
-                   r"Exiting normally|Error muxing|Task finished with error|Terminating thread", re.I)
+                   r"Exiting normally|Error muxing|Task finished with error|Terminating thread", re.IGNORECASE)
 HINTS = (
-    (re.compile(r"Connection refused", re.I), "the server refused the connection: is it running, are host and port right?"),
-    (re.compile(r"Broken pipe|Connection reset|End of file", re.I), "the server closed the connection"),
-    (re.compile(r"resolve hostname|Name or service not known|nodename nor servname", re.I),
+    (re.compile(r"Connection refused", re.IGNORECASE), "the server refused the connection: is it running, are host and port right?"),
+    (re.compile(r"Broken pipe|Connection reset|End of file", re.IGNORECASE), "the server closed the connection"),
+    (re.compile(r"resolve hostname|Name or service not known|nodename nor servname", re.IGNORECASE),
      "unknown host: check the server address"),
-    (re.compile(r"timed out|Connection timeout", re.I), "the connection timed out"),
+    (re.compile(r"timed out|Connection timeout", re.IGNORECASE), "the connection timed out"),
+    (re.compile(r"Input/output error", re.IGNORECASE), "the server ended the session: wrong application path or stream key?"),
 )
-CONTEXT = re.compile(r"^(\[[^\]]+ @ 0x[0-9a-f]+\] )?(\[(error|fatal|warning|panic)\] )?", re.I)
+CONTEXT = re.compile(r"^(\[[^\]]+ @ 0x[0-9a-f]+\] )?(\[(error|fatal|warning|panic)\] )?", re.IGNORECASE)
 
 
 def ffmpeg_binary() -> str:
@@ -73,7 +74,7 @@ def h264_args(encoder: str, *, bitrate_kbps: int, fps: float, keyint_s: float) -
                            "-force_key_frames", f"expr:gte(t,n_forced*{keyint_s:g})", "-pix_fmt", "yuv420p"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def pick_h264_encoder(ffmpeg: str) -> str:
     """h264_nvenc when a one-frame trial encode succeeds (NVIDIA GPU and driver), else libx264."""
     if os.environ.get("STYLECAM_H264_ENCODER"):
@@ -81,7 +82,7 @@ def pick_h264_encoder(ffmpeg: str) -> str:
     trial = [ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=black:s=256x256:r=30",
              "-frames:v", "1", *h264_args("h264_nvenc", bitrate_kbps=2000, fps=30, keyint_s=2), "-f", "null", "-"]
     try:
-        ok = subprocess.run(trial, stdin=subprocess.DEVNULL, capture_output=True, timeout=20,
+        ok = subprocess.run(trial, check=False, stdin=subprocess.DEVNULL, capture_output=True, timeout=20,
                             **_no_window()).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         ok = False
@@ -148,6 +149,7 @@ class FfmpegOutput(Output):
         self._run_frames = 0
         self._live_at: float | None = None
         self._supervisor: threading.Thread | None = None
+        self._writer: threading.Thread | None = None
 
     # -- to implement ---------------------------------------------------------------
     def output_args(self, encoder: str) -> list[str]:
@@ -240,11 +242,17 @@ class FfmpegOutput(Output):
         writer = threading.Thread(target=self._feed, args=(proc,), name=f"ffmpeg-stdin-{self.kind}", daemon=True)
         for t in (*readers, writer):
             t.start()
+        self._writer = writer
         code = proc.wait()
         for t in (*readers, writer):
             t.join(timeout=2)
         with self._lock:
             self._proc = None
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            try:
+                pipe.close()
+            except (OSError, ValueError):
+                pass
         if self._stop.is_set():
             return ""
         return summarize(list(lines), code)
@@ -252,9 +260,11 @@ class FfmpegOutput(Output):
     def _feed(self, proc: subprocess.Popen) -> None:
         pipe = proc.stdin
         try:
-            while proc.poll() is None and not self._stop.is_set():
+            while proc.poll() is None:
                 frame = self.queue.get(timeout=0.25)
                 if frame is None:
+                    if self._stop.is_set():  # stopping: the queue is drained, now EOF
+                        break
                     continue
                 pipe.write(memoryview(frame).cast("B"))
                 pipe.flush()
@@ -282,26 +292,31 @@ class FfmpegOutput(Output):
                 log.debug("%s ffmpeg: %s", self.name, line)
 
     def _end(self, proc: subprocess.Popen) -> None:
-        """Let ffmpeg finish cleanly (EOF on stdin flushes the encoder), kill it if it will not."""
-        try:
-            proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            proc.wait(timeout=self.stop_timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
+        """EOF on stdin lets ffmpeg flush and finish; an endless second input (the silent audio)
+        keeps it going, so after a moment it gets SIGTERM (also a clean finish), then SIGKILL."""
+        writer = self._writer
+        if writer is not None:
+            writer.join(timeout=1.0)
+        if writer is None or not writer.is_alive():
             try:
-                proc.wait(timeout=2)
+                proc.stdin.close()
+            except OSError:
+                pass
+        else:  # ffmpeg stopped reading (a stalled connection): a clean finish cannot happen
+            proc.terminate()
+        for wait_s, then in ((1.0, proc.terminate), (self.stop_timeout_s, proc.kill), (5.0, None)):
+            try:
+                proc.wait(timeout=wait_s)
+                return
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                if then is not None:
+                    then()
 
     def _set_state(self, state: str) -> None:
         self.state = state
 
     def _fail(self, error: str, *, permanent: bool) -> None:
-        if not self.ever_live and not permanent:
+        if not self.ever_live and not permanent and not any(error.startswith(hint) for _, hint in HINTS):
             error += f" (check the URL{' and stream key' if self.kind == 'rtmp' else ''})"
         self.last_error = error
         self._set_state("error" if permanent else "reconnecting")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ..redact import redact_url
 from . import register_output
 from .base import OutputError
-from ..redact import redact_url
 from .ffmpeg import FfmpegOutput, h264_args
 
 SCHEMES = ("udp", "srt")
