@@ -280,6 +280,7 @@ def build_tiny_model(path: Path, kind: str = "tone") -> Path:
     """Write a small ONNX model with the shipped model's I/O contract (image [1,3,H,W] RGB 0..1 +
     style [1,100] -> image [1,3,H,W]) for tests that need a special engine:
       tone  a per-pixel colour matrix and tone curve: a "style" that follows every edge
+      tint  adds the style vector's first three numbers to R, G, B: styles that differ clearly
       nan   outputs NaN (a provider whose warm-up must fail)
       half  outputs half the input size (a broken model: warm-up must fail)"""
     import onnx
@@ -289,7 +290,7 @@ def build_tiny_model(path: Path, kind: str = "tone") -> Path:
     style = helper.make_tensor_value_info("style", TensorProto.FLOAT, [1, 100])
     out = helper.make_tensor_value_info("stylized", TensorProto.FLOAT, [1, 3, None, None])
     inits, nodes = [], []
-    # every kind reads the style vector, as the real model does: + 0 * mean(style)
+    # every kind reads the style vector, as the real model does (at least as + 0 * mean(style))
     inits.append(helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]))
     nodes += [helper.make_node("ReduceMean", ["style"], ["style_mean"], keepdims=0),
               helper.make_node("Mul", ["style_mean", "zero"], ["style_zero"])]
@@ -303,6 +304,17 @@ def build_tiny_model(path: Path, kind: str = "tone") -> Path:
                   helper.make_node("Clip", ["mixed", "lo", "hi"], ["clipped"]),
                   helper.make_node("Pow", ["clipped", "gamma"], ["toned"]),
                   helper.make_node("Add", ["toned", "style_zero"], ["stylized"])]
+    elif kind == "tint":
+        inits += [helper.make_tensor("starts", TensorProto.INT64, [1], [0]),
+                  helper.make_tensor("ends", TensorProto.INT64, [1], [3]),
+                  helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
+                  helper.make_tensor("shape", TensorProto.INT64, [4], [1, 3, 1, 1]),
+                  helper.make_tensor("lo", TensorProto.FLOAT, [], [0.0]),
+                  helper.make_tensor("hi", TensorProto.FLOAT, [], [1.0])]
+        nodes += [helper.make_node("Slice", ["style", "starts", "ends", "axes"], ["rgb"]),
+                  helper.make_node("Reshape", ["rgb", "shape"], ["offset"]),
+                  helper.make_node("Add", ["image", "offset"], ["shifted"]),
+                  helper.make_node("Clip", ["shifted", "lo", "hi"], ["stylized"])]
     elif kind == "nan":
         inits.append(helper.make_tensor("one", TensorProto.FLOAT, [], [1.0]))
         nodes += [helper.make_node("Add", ["image", "one"], ["pos"]),
