@@ -131,7 +131,8 @@ class ControlApi:
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
+        if self._thread.ident is not None:  # shutdown() waits for serve_forever: only if it ran
+            self.server.shutdown()
         self.server.server_close()
 
     def _style(self, body):

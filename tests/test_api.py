@@ -70,7 +70,14 @@ def test_token_file_is_created_private_and_printed_by_stylecam_token(catalogue, 
         assert cli.main(["token"]) == 0
         assert capsys.readouterr().out.strip() == svc.api.token
     finally:
-        svc.api.server.server_close()
+        svc.stop()  # never started: stopping must not hang
+
+
+def test_a_service_that_never_started_stops_at_once(catalogue):
+    svc = Service(make_config(), catalogue, outputs=["null"], token=TOKEN)
+    done = threading.Event()
+    threading.Thread(target=lambda: (svc.stop(), done.set()), daemon=True).start()
+    assert done.wait(10), "Service.stop() hung on a daemon that never started"
 
 
 # -- Host check, CORS --------------------------------------------------------------------------------
