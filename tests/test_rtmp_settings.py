@@ -146,5 +146,5 @@ def test_ffmpeg_exit_is_explained_by_its_first_real_error():
                "[error] rtmp://127.0.0.1:1/live/****: Connection refused"]
     assert summarize(refused, 1).startswith("the server refused the connection")
     dropped = ["[error] av_interleaved_write_frame(): Broken pipe", "[error] Error writing trailer of x: Broken pipe"]
-    assert summarize(dropped, 1) == "the server closed the connection (av_interleaved_write_frame(): Broken pipe)"
+    assert summarize(dropped, 1) == "the other end closed the connection (av_interleaved_write_frame(): Broken pipe)"
     assert summarize(["[warning] something odd"], 234) == "ffmpeg exited with code 234"

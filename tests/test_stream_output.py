@@ -4,6 +4,7 @@ virtual camera driver can be installed. A real daemon sends, a real ffmpeg reads
 from __future__ import annotations
 
 import subprocess
+import time
 
 import numpy as np
 import pytest
@@ -13,8 +14,14 @@ from streaming_helpers import Daemon, free_udp_port, need_ffmpeg, stop_process
 W, H, FPS = 320, 180, 15
 
 
-def read_stream(url: str, frames: int, timeout: float = 60) -> list[np.ndarray]:
-    """Decode `frames` BGR frames from a network stream with ffmpeg, as a late-joining reader."""
+def read_stream(url: str, frames: int, timeout: float = 60, tries: int = 1) -> list[np.ndarray]:
+    """Decode `frames` BGR frames from a network stream with ffmpeg, as a late-joining reader
+    (`tries` > 1: retry a refused connection, as OBS does with its reconnect delay)."""
+    for _ in range(tries - 1):
+        try:
+            return read_stream(url, frames, timeout)
+        except AssertionError:
+            time.sleep(1)
     cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", url, "-frames:v", str(frames),
            "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
@@ -32,18 +39,36 @@ def stream_entry(daemon: Daemon, url: str):
     return next((o for o in daemon.status()["outputs"] if o["name"] == f"stream:{url}"), None)
 
 
-@pytest.fixture
-def daemon_with_stream(tmp_path, bikes_clip):
+def ffmpeg_has_srt() -> bool:
+    out = subprocess.run(["ffmpeg", "-hide_banner", "-protocols"], check=False, capture_output=True, text=True)
+    return " srt" in out.stdout.split("Output:")[-1]
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory, bikes_clip):
+    """One daemon sending the same stylized clip as UDP and (when ffmpeg has libsrt) SRT."""
     need_ffmpeg()
-    url = f"udp://127.0.0.1:{free_udp_port()}"
-    daemon = Daemon(tmp_path, ["--input", bikes_clip, "--output", "null", "--output", f"stream:{url}",
-                               "--output-size", f"{W}x{H}", "--fps", str(FPS), "--smoothing", "off"])
-    yield daemon, url
-    daemon.stop()
+    urls = {"udp": f"udp://127.0.0.1:{free_udp_port()}"}
+    if ffmpeg_has_srt():
+        urls["srt"] = f"srt://127.0.0.1:{free_udp_port()}?mode=listener"
+    outputs = [arg for url in urls.values() for arg in ("--output", f"stream:{url}")]
+    d = Daemon(tmp_path_factory.mktemp("stream-daemon"),
+               ["--input", bikes_clip, "--output", "null", *outputs,
+                "--output-size", f"{W}x{H}", "--fps", str(FPS), "--smoothing", "off"])
+    d.urls = urls
+    yield d
+    d.stop()
 
 
-def test_local_udp_stream_decodes_for_a_reader_that_joins_late(daemon_with_stream):
-    daemon, url = daemon_with_stream
+def assert_stylized_clip(frames: list[np.ndarray], count: int) -> None:
+    assert len(frames) == count
+    assert all(f.shape == (H, W, 3) for f in frames)
+    assert max(float(f.std()) for f in frames) > 10, "the frames are blank, not the stylized clip"
+    assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 1, "the picture does not move"
+
+
+def test_local_udp_stream_decodes_for_a_reader_that_joins_late(daemon):
+    url = daemon.urls["udp"]
 
     def live():
         entry = stream_entry(daemon, url)
@@ -52,13 +77,18 @@ def test_local_udp_stream_decodes_for_a_reader_that_joins_late(daemon_with_strea
     entry = wait_for(live, timeout=60, interval=0.2, what="the stream output to go live")
     assert entry["last_error"] == ""
     # the daemon has been sending for a while with nobody listening; a reader now joins mid-stream
-    frames = read_stream(url, frames=FPS * 2)
-    assert len(frames) == FPS * 2
-    assert all(f.shape == (H, W, 3) for f in frames)
-    assert max(float(f.std()) for f in frames) > 10, "the frames are blank, not the stylized clip"
-    assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 1, "the picture does not move"
+    assert_stylized_clip(read_stream(url, frames=FPS * 2), FPS * 2)
     entry = stream_entry(daemon, url)
     assert entry["state"] == "live" and entry["frames"] > FPS
+    assert daemon.proc.poll() is None
+
+
+def test_srt_listener_serves_one_reader_after_another(daemon):
+    if "srt" not in daemon.urls:
+        pytest.skip("this ffmpeg has no SRT support (libsrt)")
+    reader_url = daemon.urls["srt"].split("?")[0]  # the reader calls the daemon's listener
+    for _ in range(2):  # OBS closing and reopening the source
+        assert_stylized_clip(read_stream(reader_url, frames=FPS, tries=3), FPS)
     assert daemon.proc.poll() is None
 
 

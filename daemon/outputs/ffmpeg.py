@@ -42,11 +42,11 @@ NOISE = re.compile(r"Cannot open connection|Conversion failed|Error writing trai
                    r"Exiting normally|Error muxing|Task finished with error|Terminating thread", re.IGNORECASE)
 HINTS = (
     (re.compile(r"Connection refused", re.IGNORECASE), "the server refused the connection: is it running, are host and port right?"),
-    (re.compile(r"Broken pipe|Connection reset|End of file", re.IGNORECASE), "the server closed the connection"),
+    (re.compile(r"Broken pipe|Connection reset|End of file", re.IGNORECASE), "the other end closed the connection"),
     (re.compile(r"resolve hostname|Name or service not known|nodename nor servname", re.IGNORECASE),
      "unknown host: check the server address"),
     (re.compile(r"timed out|Connection timeout", re.IGNORECASE), "the connection timed out"),
-    (re.compile(r"Input/output error", re.IGNORECASE), "the server ended the session: wrong application path or stream key?"),
+    (re.compile(r"Input/output error", re.IGNORECASE), "the other end ended the session"),
 )
 CONTEXT = re.compile(r"^(\[[^\]]+ @ 0x[0-9a-f]+\] )?(\[(error|fatal|warning|panic)\] )?", re.IGNORECASE)
 
@@ -316,7 +316,7 @@ class FfmpegOutput(Output):
         self.state = state
 
     def _fail(self, error: str, *, permanent: bool) -> None:
-        if not self.ever_live and not permanent and not any(error.startswith(hint) for _, hint in HINTS):
+        if not self.ever_live and not permanent and "host" not in error:
             error += f" (check the URL{' and stream key' if self.kind == 'rtmp' else ''})"
         self.last_error = error
         self._set_state("error" if permanent else "reconnecting")

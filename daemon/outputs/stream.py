@@ -31,6 +31,8 @@ class StreamOutput(FfmpegOutput):
     def __init__(self, url: str, size, fps, bitrate_kbps: int = 0):
         super().__init__(url, size, fps, name=f"stream:{redact_url(url)}")
         self.bitrate_kbps = bitrate_kbps or stream_bitrate_kbps(size, fps)
+        if "mode=listener" in url:  # each reader that leaves ends ffmpeg: listen again at once
+            self.backoff_first_s = self.backoff_max_s = 0.5
 
     def output_args(self, encoder: str) -> list[str]:
         return [*h264_args(encoder, bitrate_kbps=self.bitrate_kbps, fps=self.fps, keyint_s=1),
