@@ -109,3 +109,10 @@ def test_stream_ffmpeg_command_is_low_latency_mpegts():
     assert cmd[-1] == "udp://127.0.0.1:9999?pkt_size=1316"
     assert cmd[cmd.index("-g") + 1] == str(FPS)  # a keyframe every second: readers join fast
     assert "zerolatency" in cmd and cmd[cmd.index("-bf") + 1] == "0"
+
+
+def test_stream_of_an_odd_frame_size_is_cropped_to_even_for_h264():
+    from stylecam.outputs import create_output
+
+    cmd = create_output("stream:udp://127.0.0.1:9999", (321, 181), FPS).command("ffmpeg", "libx264")
+    assert cmd[cmd.index("-vf") + 1] == "crop=320:180:0:0"

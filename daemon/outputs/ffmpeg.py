@@ -47,6 +47,7 @@ HINTS = (
      "unknown host: check the server address"),
     (re.compile(r"timed out|Connection timeout", re.IGNORECASE), "the connection timed out"),
     (re.compile(r"Input/output error", re.IGNORECASE), "the other end ended the session"),
+    (re.compile(r"Unknown encoder"), "this ffmpeg lacks the encoder: install a full build (ffmpeg.org, apt, brew, winget)"),
 )
 CONTEXT = re.compile(r"^(\[[^\]]+ @ 0x[0-9a-f]+\] )?(\[(error|fatal|warning|panic)\] )?", re.IGNORECASE)
 

@@ -20,6 +20,7 @@ FITS = ("crop", "pad")
 KEYINT_S = 2
 RW_TIMEOUT_S = 10          # a connection that accepts nothing for this long ends ffmpeg
 SILENT_AUDIO = "anullsrc=channel_layout=stereo:sample_rate=44100"
+URL_FORM = "rtmp://HOST[:PORT]/APP/ followed by the stream key"  # no literal key: redact() would mask it
 
 
 @dataclass(frozen=True)
@@ -62,17 +63,16 @@ def check_url(url: str) -> str:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise OutputError("the stream URL is not a valid URL; write rtmp://HOST[:PORT]/APP/KEY") from None
+        raise OutputError(f"the stream URL is not a valid URL; write {URL_FORM}") from None
     if parts.scheme.lower() not in SCHEMES:
         raise OutputError(f"the stream URL must start with rtmp:// or rtmps:// (got {parts.scheme or 'no'} scheme)")
     if not parts.hostname:
-        raise OutputError("the stream URL has no server; write rtmp://HOST[:PORT]/APP/KEY")
+        raise OutputError(f"the stream URL has no server; write {URL_FORM}")
     if port == 0:
         raise OutputError("the stream URL has port 0; leave the port out (1935) or give the server's port")
     segments = [s for s in parts.path.split("/") if s]
     if len(segments) < 2 and not parts.query:  # bilibili's key is a query: /live-bvc/?streamname=...
-        raise OutputError("the stream URL has no stream key; write rtmp://HOST/APP/KEY "
-                          "(or give server and key separately)")
+        raise OutputError(f"the stream URL has no stream key; write {URL_FORM} (or give server and key separately)")
     if any(c.isspace() or ord(c) < 32 for c in url):
         raise OutputError("the stream URL or key contains spaces or control characters; copy the key again")
     return url
@@ -89,8 +89,8 @@ def resolve(url: str, preset: str = "custom", *, pipeline_size=(1280, 720), pipe
     if preset not in PRESETS:
         raise OutputError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     p = PRESETS[preset]
-    w = width or p.width or pipeline_size[0]
-    h = height or p.height or pipeline_size[1]
+    w = width or p.width or pipeline_size[0] // 2 * 2  # H.264 in yuv420p needs even sizes
+    h = height or p.height or pipeline_size[1] // 2 * 2
     settings = RtmpSettings(url=check_url(url), preset=preset, width=int(w), height=int(h),
                             fps=float(fps or p.fps or pipeline_fps), bitrate_kbps=int(bitrate_kbps or p.bitrate_kbps),
                             fit=fit or p.fit, audio=audio or "silent")

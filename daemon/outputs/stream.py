@@ -35,7 +35,9 @@ class StreamOutput(FfmpegOutput):
             self.backoff_first_s = self.backoff_max_s = 0.5
 
     def output_args(self, encoder: str) -> list[str]:
-        return [*h264_args(encoder, bitrate_kbps=self.bitrate_kbps, fps=self.fps, keyint_s=1),
+        w, h = self.size
+        even = ["-vf", f"crop={w // 2 * 2}:{h // 2 * 2}:0:0"] if w % 2 or h % 2 else []  # yuv420p needs even sizes
+        return [*even, *h264_args(encoder, bitrate_kbps=self.bitrate_kbps, fps=self.fps, keyint_s=1),
                 "-bf", "0", "-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0",
                 "-f", "mpegts", _with_packet_size(self.url)]
 
