@@ -100,6 +100,11 @@ def validate_params(body: Any) -> dict:
 Handler = Callable[[Any], Any]
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64  # the default 5 resets connections when several clients call at once
+
+
 class ControlApi:
     """Routes requests to the daemon. `daemon` must offer status(), styles(), set_style(),
     set_params() and, for RTMP, rtmp_start(), rtmp_stop(), rtmp_status()."""
@@ -117,7 +122,7 @@ class ControlApi:
             ("POST", "/rtmp/stop"): lambda _: daemon.rtmp_stop(),
         }
         try:
-            self.server = ThreadingHTTPServer((host, port), self._handler_class())
+            self.server = _Server((host, port), self._handler_class())
         except OSError as exc:
             raise OSError(f"cannot listen on {host}:{port} ({exc.strerror}): is another stylecam "
                           f"running? Stop it, or choose another port with api.port / --port") from None

@@ -202,12 +202,12 @@ def test_concurrent_clients_are_all_served(client):
         else:
             results.append(client.post("/params", {"strength": 1.0})[0])
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(24)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(48)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
-    assert results == [200] * 24
+    assert results == [200] * 48
 
 
 def test_second_daemon_on_the_same_port_fails_with_a_clear_message(daemon, catalogue, bikes_clip, capsys):
