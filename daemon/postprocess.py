@@ -29,12 +29,12 @@ class Upsampler:
         mean_p = cv2.blur(p, k)
         cov = cv2.blur(p * i[..., None], k) - mean_p * mean_i[..., None]
         a = cv2.blur(cov / (var_i[..., None] + self.eps), k)
-        gray_full = cv2.cvtColor(guide_full, cv2.COLOR_BGR2GRAY).astype(np.float32) * (1 / 255)
-        detail = gray_full - cv2.resize(i, (ow, oh), interpolation=cv2.INTER_LINEAR)
-        up = cv2.resize(p, (ow, oh), interpolation=cv2.INTER_LINEAR)
-        a_up = cv2.resize(a, (ow, oh), interpolation=cv2.INTER_LINEAR)
-        out = up + a_up * detail[..., None]
-        return np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8)
+        # full resolution: only OpenCV calls (SIMD, threaded, no float temporaries in numpy)
+        detail = cv2.cvtColor(guide_full, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        detail = cv2.subtract(detail, cv2.resize(i * 255, (ow, oh), interpolation=cv2.INTER_LINEAR))
+        corr = cv2.multiply(cv2.resize(a, (ow, oh), interpolation=cv2.INTER_LINEAR), cv2.merge([detail] * 3))
+        up = cv2.resize(stylized_small, (ow, oh), interpolation=cv2.INTER_LINEAR)
+        return cv2.add(up, corr, dtype=cv2.CV_8U)
 
 
 def preserve_color(stylized: np.ndarray, original: np.ndarray) -> np.ndarray:

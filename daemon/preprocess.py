@@ -21,8 +21,12 @@ def fit_to(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def shrink(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Area-average down to `size`. Large factors go through exact halvings first, which
+    OpenCV does several times faster than one big INTER_AREA step."""
     if (frame.shape[1], frame.shape[0]) == tuple(size):
         return frame
+    while frame.shape[1] >= 4 * size[0] and frame.shape[0] >= 4 * size[1]:
+        frame = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2), interpolation=cv2.INTER_AREA)
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
