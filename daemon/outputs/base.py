@@ -29,6 +29,7 @@ class Output:
         self.name = name or self.kind
         self.slot = LatestSlot()
         self.sent = 0
+        self.skipped = 0  # paced: frames replaced by a newer one before their tick
         self.errors = 0
         self.last_error = ""
         self.write_ms = 0.0
@@ -78,7 +79,7 @@ class Output:
         self.write_ms = (time.perf_counter() - t0) * 1000
 
     def _run(self) -> None:
-        last = None
+        last, fresh = None, False
         period = 1.0 / self.fps
         next_due = time.monotonic()
         while not self._stop.is_set():
@@ -89,17 +90,19 @@ class Output:
                 continue
             frame = self.slot.get(timeout=max(0.0, next_due - time.monotonic()))
             if frame is not None:
-                last = frame
+                self.skipped += fresh
+                last, fresh = frame, True
             now = time.monotonic()
             if now < next_due:
                 continue  # a newer frame may still arrive before the tick
             if last is not None:
                 self._write_safely(last)
+                fresh = False
             next_due += period
             if now - next_due > 1.0:  # fell far behind (suspended?): resync the clock
                 next_due = now + period
 
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "size": "%dx%d" % self.size, "fps": self.fps,
-                "sent": self.sent, "dropped": self.slot.dropped, "errors": self.errors,
+                "sent": self.sent, "dropped": self.slot.dropped + self.skipped, "errors": self.errors,
                 "last_error": self.last_error}
