@@ -84,6 +84,20 @@ def read_frames(path: str, count: int | None = None, size: tuple[int, int] | Non
     return frames
 
 
+def write_clip(path, frames: list[np.ndarray], fps: float = 30.0) -> Path:
+    """Write BGR frames as a video file (MP4 or AVI by suffix), e.g. a short piece of a real clip."""
+    import cv2
+
+    path = Path(path)
+    fourcc = cv2.VideoWriter_fourcc(*("mp4v" if path.suffix.lower() == ".mp4" else "MJPG"))
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), fourcc, fps, (w, h))
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    return path
+
+
 @pytest.fixture(scope="session")
 def catalogue(tmp_path_factory):
     """The shipped style catalogue (models/styles.yaml + the real ONNX model), no custom styles."""

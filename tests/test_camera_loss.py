@@ -13,7 +13,7 @@ import time
 import cv2
 import numpy as np
 
-from conftest import make_config, read_frames, wait_for
+from conftest import make_config, read_frames, wait_for, write_clip
 from stylecam.capture import open_source
 
 FPS = 15.0
@@ -128,11 +128,7 @@ def test_daemon_starts_without_a_camera_and_picks_it_up(virtualcam, run_service,
 
 def test_video_file_renamed_away_and_back_keeps_virtualcam_fed(virtualcam, run_service, carphone_clip, tmp_path):
     # a one-second real clip, played in a loop: it is reopened at every end
-    clip = tmp_path / "clip.mp4"
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (176, 144))
-    for frame in read_frames(carphone_clip, 30):
-        writer.write(frame)
-    writer.release()
+    clip = write_clip(tmp_path / "clip.mp4", read_frames(carphone_clip, 30), 30.0)
     svc = run_service(camera_config(virtualcam, source=str(clip)), outputs=["virtualcam"])
     wait_for(lambda: virtualcam.count >= 15, what="first frames on the virtual camera")
     t_start = time.monotonic()
@@ -150,3 +146,28 @@ def test_video_file_renamed_away_and_back_keeps_virtualcam_fed(virtualcam, run_s
     check_fed_throughout(virtualcam, t_start, t_end)
     assert not is_lost_card(virtualcam.last_frames(1)[0])
     assert svc.status()["input"]["state"] == "running"
+
+
+def test_video_file_without_frames_is_retried_with_backoff_not_in_a_busy_loop(tmp_path):
+    from stylecam.capture import Capture
+    from stylecam.slots import LatestSlot
+
+    empty = tmp_path / "empty.avi"  # opens fine, has no frames
+    writer = cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
+    writer.release()
+    opens = []
+
+    def counting_opener(*args):
+        opens.append(time.monotonic())
+        return open_source(*args)
+
+    slot = LatestSlot()
+    cap = Capture(str(empty), slot, width=320, height=180, fps=25.0, opener=counting_opener).start()
+    try:
+        time.sleep(2.0)
+        placeholder = slot.get(timeout=2)
+    finally:
+        cap.stop()
+    assert len(opens) <= 8, f"{len(opens)} opens in 2 s: a busy loop"
+    assert cap.state == "lost"
+    assert placeholder is not None and placeholder.placeholder

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import ApiClient, build_tiny_model, make_config, read_frames, wait_for
+from conftest import ApiClient, build_tiny_model, make_config, read_frames, wait_for, write_clip
 from stylecam.pipeline import Pipeline
 from stylecam.styles import Catalogue, Style
 
@@ -73,6 +73,20 @@ def test_daemon_publishes_stylized_frames_at_size_and_rate(virtualcam, run_servi
     assert int(info["nb_read_frames"]) >= 30
     written = read_frames(out_file, 60)
     assert distance_to_input(written[-1], inputs) > 10
+
+
+def test_file_input_without_loop_ends_the_daemon_with_outputs_finalized(catalogue, engine, carphone_clip, tmp_path):
+    clip = write_clip(tmp_path / "short.mp4", read_frames(carphone_clip, 20), 30.0)
+    out_file = tmp_path / "out.mp4"
+    cfg = make_config(input={"source": str(clip), "loop": False}, output={"size": "%dx%d" % OUT, "fps": FPS})
+    pipe = Pipeline(cfg, catalogue, engine=engine)
+    pipe.add_output(f"file:{out_file}")
+    pipe.start()
+    assert pipe.wait(60), "the daemon did not stop at the end of the input"
+    status = pipe.status()
+    assert status["state"] == "stopped" and status["input"]["state"] == "ended"
+    assert 1 <= status["frames"] <= 20
+    assert int(probe(out_file)["nb_read_frames"]) >= 1
 
 
 # -- style cross-fade -----------------------------------------------------------------------------
