@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import argparse
 import base64
+import os
+import re
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,22 +26,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from obs_studio import ObsStudio, Xvfb, free_tcp_port, scene_collection, stop_pid  # noqa: E402
+from obs_studio import ObsStudio, Xvfb, scene_collection, stop_pid  # noqa: E402
 
 SCREEN = (1280, 1200)
 SOURCE = "stylecam"
 
 
-def run_daemon(workdir: Path, clip: str, udp_port: int):
-    import re
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
+
+def run_daemon(workdir: Path, clip: str, udp_port: int):
     config = workdir / "config"
     log = open(workdir / "daemon.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "stylecam.cli", "run", "--input", clip, "--output",
          f"stream:udp://127.0.0.1:{udp_port}", "--output-size", "640x360", "--fps", "10", "--port", "0",
          "--style", "starry_night"],
-        env={**__import__("os").environ, "STYLECAM_CONFIG_DIR": str(config),
+        env={**os.environ, "STYLECAM_CONFIG_DIR": str(config),
              "STYLECAM_CACHE_DIR": str(workdir / "cache")},
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 90
@@ -98,8 +106,9 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="stylecam-obs-shots-"))
     x = Xvfb(*SCREEN)
     daemon = studio = None
+    ok = False
     try:
-        udp = free_tcp_port()
+        udp = free_udp_port()
         daemon, api_port, config = run_daemon(work, clip, udp)
         studio = ObsStudio(work / "obs", x.display, env={"STYLECAM_CONFIG_DIR": str(config)})
         studio.write_collection(scene_collection({"address": f"127.0.0.1:{api_port}"},
@@ -150,13 +159,17 @@ def main() -> int:
         time.sleep(1)
         grab(x.display, out / "obs-hotkeys.png", f"{SCREEN[0]}x600+0+0")
         xdo(x.display, "mousemove", str(SCREEN[0] - 150), str(SCREEN[1] - 30), "click", "1")  # Cancel
+        ok = True
         return 0
     finally:
         if studio is not None:
             studio.stop()
         stop_pid(daemon)
         x.stop()
-        print("work dir (logs):", work)
+        if ok:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print("work dir (logs):", work)
 
 
 if __name__ == "__main__":
