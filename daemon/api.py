@@ -221,7 +221,10 @@ class ControlApi:
                 if length < 0 or length > MAX_BODY:
                     self.close_connection = True
                     raise ApiError(413, f"body too large (max {MAX_BODY} bytes)")
-                raw = self.rfile.read(length) if length else b""
+                try:
+                    raw = self.rfile.read(length) if length else b""
+                except TimeoutError:
+                    raise ApiError(408, f"the body ({length} bytes) did not arrive in time") from None
                 self._body_read = True
                 path = self.path.split("?", 1)[0]
                 handler = api.routes.get((method, path))

@@ -193,6 +193,16 @@ def test_a_refused_request_body_is_not_read_as_the_next_request(client):
     assert reply.startswith(b"HTTP/1.1 401") and reply.count(b"HTTP/1.1 ") == 1
 
 
+def test_a_client_that_stalls_mid_request_does_not_block_others(client, daemon, monkeypatch):
+    monkeypatch.setattr(daemon.api.server.RequestHandlerClass, "timeout", 2)  # 10 s in the daemon
+    with socket.create_connection(("127.0.0.1", client.port), timeout=30) as stalled:
+        stalled.sendall(f"POST /params HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
+                        "Content-Length: 100\r\n\r\n{\"str".encode())
+        assert client.get("/status", timeout=5)[0] == 200  # served while the other one hangs
+        reply = _read_all(stalled)  # the server gives up on it after a while
+    assert reply.startswith(b"HTTP/1.1 408") and b"did not arrive in time" in reply
+
+
 def test_concurrent_clients_are_all_served(client):
     results = []
 
