@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from stylecam import config as config_mod
 
 
@@ -68,7 +67,6 @@ def carphone_clip() -> str:
 def read_frames(path: str, count: int | None = None, size: tuple[int, int] | None = None) -> list[np.ndarray]:
     """The first `count` BGR frames of a video file, optionally fitted (cover + crop) to `size`."""
     import cv2
-
     from stylecam.preprocess import fit_to
 
     cap = cv2.VideoCapture(str(path))
@@ -96,6 +94,18 @@ def write_clip(path, frames: list[np.ndarray], fps: float = 30.0) -> Path:
         writer.write(f)
     writer.release()
     return path
+
+
+def probe(path) -> dict:
+    """ffprobe's view of a video file's first video stream (width, height, r_frame_rate,
+    nb_read_frames). It decodes every frame, so a file that was not finalized fails here."""
+    import subprocess
+
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
+                          "-show_entries", "stream=width,height,r_frame_rate,nb_read_frames",
+                          "-of", "json", str(path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"ffprobe cannot read {path}: {out.stderr}"
+    return json.loads(out.stdout)["streams"][0]
 
 
 @pytest.fixture(scope="session")

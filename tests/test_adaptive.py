@@ -10,8 +10,6 @@ import threading
 import time
 
 import numpy as np
-import pytest
-
 from conftest import make_config, wait_for
 from stylecam.adaptive import ResolutionController, size_ladder
 from stylecam.pipeline import Pipeline

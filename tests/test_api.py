@@ -10,10 +10,9 @@ import stat
 import threading
 
 import pytest
+from conftest import ApiClient, make_config, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import ApiClient, make_config, wait_for
 from stylecam import cli
 from stylecam.api import MAX_BODY
 from stylecam.service import Service
@@ -276,7 +275,7 @@ def _read_all(sock: socket.socket) -> bytes:
             if not data:
                 break
             chunks.append(data)
-    except (socket.timeout, ConnectionResetError):
+    except (TimeoutError, ConnectionResetError):
         pass
     return b"".join(chunks)
 

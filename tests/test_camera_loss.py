@@ -12,7 +12,6 @@ import time
 
 import cv2
 import numpy as np
-
 from conftest import make_config, read_frames, wait_for, write_clip
 from stylecam.capture import open_source
 
@@ -43,7 +42,7 @@ class _CameraHandle:
         self.period = 1.0 / (cap.get(cv2.CAP_PROP_FPS) or 25.0)
         self.next_due = time.monotonic()
 
-    def isOpened(self):  # noqa: N802 (OpenCV's name)
+    def isOpened(self):
         return self.cap.isOpened()
 
     def read(self):

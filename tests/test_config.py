@@ -6,7 +6,6 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from stylecam import cli
 from stylecam.config import Config, ConfigError, from_dict, load, to_dict
 

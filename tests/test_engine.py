@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import build_tiny_model, make_config, read_frames
 from stylecam import preprocess
 from stylecam.engine import Engine, EngineError

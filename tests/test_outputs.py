@@ -7,8 +7,7 @@ import time
 
 import numpy as np
 import pytest
-
-from conftest import make_config, read_frames, wait_for
+from conftest import make_config, probe, read_frames, wait_for
 from stylecam.outputs import Output, OutputError, create_output
 from stylecam.pipeline import Pipeline, open_outputs
 
@@ -121,8 +120,6 @@ def test_a_failing_output_counts_errors_and_keeps_going():
 
 
 def test_outputs_come_and_go_while_the_daemon_runs(catalogue, engine, bikes_clip, tmp_path):
-    from test_pipeline_e2e import probe
-
     pipe = Pipeline(make_config(input={"source": bikes_clip}), catalogue, engine=engine)
     pipe.add_output("null")
     pipe.start()

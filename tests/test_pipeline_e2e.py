@@ -4,7 +4,6 @@ frames arrive at the configured size and rate, and they are not the input. The `
 command shuts down cleanly on SIGTERM and SIGINT with its file finalized."""
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -13,25 +12,22 @@ import sys
 import threading
 import time
 
-import cv2
 import numpy as np
 import pytest
-
-from conftest import ApiClient, build_tiny_model, make_config, read_frames, wait_for, write_clip
+from conftest import (
+    ApiClient,
+    build_tiny_model,
+    make_config,
+    probe,
+    read_frames,
+    wait_for,
+    write_clip,
+)
 from stylecam.pipeline import Pipeline
 from stylecam.styles import Catalogue, Style
 
 FPS = 15.0
 OUT = (320, 180)
-
-
-def probe(path) -> dict:
-    """ffprobe's view of a video file (counts every frame: the file must be complete)."""
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
-                          "-show_entries", "stream=width,height,r_frame_rate,nb_read_frames",
-                          "-of", "json", str(path)], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, f"ffprobe cannot read {path}: {out.stderr}"
-    return json.loads(out.stdout)["streams"][0]
 
 
 def distance_to_input(frame: np.ndarray, inputs: list[np.ndarray]) -> float:
@@ -99,7 +95,7 @@ class StillCamera:
     def opener(self, source, width, height, fps):
         return self
 
-    def isOpened(self):  # noqa: N802
+    def isOpened(self):
         return True
 
     def read(self):

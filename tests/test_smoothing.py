@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
 from conftest import read_frames
 from stylecam import preprocess
 from stylecam.smoothing import make_smoother
@@ -88,7 +87,7 @@ def test_flow_smoothing_does_not_blur_a_static_scene(catalogue, engine, bikes_cl
     flow_out = smooth("flow", stylized, noisy)[-10:]
     off_out = stylized[-10:]
     assert np.mean([sharpness(o) for o in flow_out]) > 0.95 * sharpness(time_average)
-    dist = lambda outs: np.mean([np.abs(o.astype(np.float32) - clean).mean() for o in outs])  # noqa: E731
+    dist = lambda outs: np.mean([np.abs(o.astype(np.float32) - clean).mean() for o in outs])
     assert dist(flow_out) < dist(off_out)  # closer to the noise-free stylization than `off`
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
 from conftest import build_tiny_model, read_frames
 from stylecam import preprocess
 from stylecam.engine import Engine
@@ -88,6 +87,6 @@ def test_preserve_color_keeps_the_camera_colours(frames):
     original = frames[1]
     styl = cv2.addWeighted(original, 0.5, np.full_like(original, (40, 60, 220)), 0.5, 0)  # red cast
     kept = finish(styl, original, keep_color=True)
-    chroma = lambda im: cv2.cvtColor(im, cv2.COLOR_BGR2YCrCb)[..., 1:].astype(np.int16)  # noqa: E731
+    chroma = lambda im: cv2.cvtColor(im, cv2.COLOR_BGR2YCrCb)[..., 1:].astype(np.int16)
     assert np.abs(chroma(kept) - chroma(original)).mean() < 3
     assert np.abs(chroma(styl) - chroma(original)).mean() > 20
