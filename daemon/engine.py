@@ -7,6 +7,7 @@ machine with no GPU, and silently falls back to CPU when its libraries fail to l
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +53,9 @@ def _session(model: Path, provider: str, threads: int):
     if provider == "tensorrt":
         options = {"trt_fp16_enable": True, "trt_engine_cache_enable": True}
     prov = [(ORT_NAMES[provider], options)] if options else [ORT_NAMES[provider]]
-    return ort.InferenceSession(str(model), opts, providers=prov)
+    with warnings.catch_warnings():  # a provider that falls back is reported as skipped instead
+        warnings.simplefilter("ignore", UserWarning)
+        return ort.InferenceSession(str(model), opts, providers=prov)
 
 
 class Engine:

@@ -25,6 +25,19 @@ def test_pipeline_status_exposes_provider_and_skipped_reasons(catalogue):
     assert "onnxruntime" in status["providers_skipped"]["cuda"]
 
 
+def test_provider_listed_but_not_working_is_skipped_and_the_next_one_chosen(catalogue, monkeypatch):
+    # onnxruntime-gpu on a machine without a usable GPU lists CUDA as available, then quietly
+    # runs on the CPU: CUDA must not be reported as the provider
+    import onnxruntime as ort
+
+    real = ort.get_available_providers()
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", *real])
+    eng = Engine(catalogue.model_path, ["cuda", "cpu"])
+    assert eng.provider == "cpu"
+    assert eng.choice.skipped["cuda"].startswith("warm-up failed")
+    assert "fell back to CPUExecutionProvider" in eng.choice.skipped["cuda"]
+
+
 @pytest.mark.parametrize("kind, why", [("nan", "non-finite"), ("half", "expected [1, 3, 48, 64]")])
 def test_provider_counts_only_after_a_successful_warm_up(tmp_path, kind, why):
     model = build_tiny_model(tmp_path / f"{kind}.onnx", kind)  # loads fine, computes garbage
