@@ -18,25 +18,62 @@ class DemoScene:
         self._background = self._room(width, height)
 
     @staticmethod
-    def _room(w: int, h: int) -> np.ndarray:
-        y = np.linspace(0, 1, h, dtype=np.float32)[:, None]
-        x = np.linspace(0, 1, w, dtype=np.float32)[None, :]
-        wall = np.stack([150 + 60 * x + 0 * y, 170 + 40 * y + 0 * x, 200 - 30 * x + 0 * y], -1)
-        img = np.ascontiguousarray(wall.astype(np.uint8))
+    def _noise(h: int, w: int, cell: int, rng: np.random.Generator) -> np.ndarray:
+        """Smooth value noise in 0..1 (random grid, bicubic upsampling)."""
+        grid = rng.random((h // cell + 2, w // cell + 2)).astype(np.float32)
+        return cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+
+    @classmethod
+    def _room(cls, w: int, h: int) -> np.ndarray:
+        rng = np.random.default_rng(7)
+        u = max(1, h // 90)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        # wallpaper: a diamond pattern over a warm gradient, with plaster grain
+        pattern = (np.sin(xx / (7 * u) + yy / (7 * u)) * np.sin(xx / (7 * u) - yy / (7 * u))) > 0.55
+        grain = cls._noise(h, w, 3 * u, rng) * 0.5 + cls._noise(h, w, 40 * u, rng) * 0.5
+        wall = np.stack([120 + 50 * grain, 150 + 40 * grain, 185 + 30 * grain], -1)
+        wall[pattern] *= 0.85
+        img = wall.clip(0, 255).astype(np.uint8)
+        # wooden floor: planks with grain
         floor = int(h * 0.72)
-        img[floor:] = (60, 90, 130)
-        for i in range(0, w, max(8, w // 16)):
-            cv2.line(img, (i, floor), (w // 2 + (i - w // 2) * 2, h), (50, 70, 105), 2)
+        fy, fx = yy[floor:], xx[floor:]
+        rings = np.sin(fx / (1.5 * u) + 9 * cls._noise(h - floor, w, 12 * u, rng)) * 0.5 + 0.5
+        wood = np.stack([40 + 30 * rings, 75 + 40 * rings, 120 + 50 * rings], -1)
+        img[floor:] = wood.astype(np.uint8)
+        for x in range(0, w, 60 * u):
+            cv2.line(img, (x, floor), (x + (x - w // 2) // 3, h), (30, 45, 70), max(1, u))
+        # window with sky, clouds and a hill
         wx0, wy0, wx1, wy1 = int(w * 0.06), int(h * 0.1), int(w * 0.36), int(h * 0.55)
-        img[wy0:wy1, wx0:wx1] = (235, 200, 140)
-        cv2.circle(img, (int(w * 0.28), int(h * 0.22)), int(h * 0.06), (120, 230, 255), -1)
+        sky_h, sky_w = wy1 - wy0, wx1 - wx0
+        clouds = cls._noise(sky_h, sky_w, 18 * u, rng)
+        sky = np.stack([235 - 40 * clouds, 190 + 40 * clouds, 130 + 110 * clouds], -1)
+        img[wy0:wy1, wx0:wx1] = sky.clip(0, 255).astype(np.uint8)
+        hill = (wy1 - (0.25 + 0.08 * np.sin(np.arange(sky_w) / (15 * u))) * sky_h).astype(int)
+        for i, top in enumerate(hill):
+            img[top:wy1, wx0 + i] = (60, 140 + (i % 7) * 3, 70)
+        cv2.circle(img, (int(w * 0.28), int(h * 0.22)), int(h * 0.05), (120, 230, 255), -1)
         cv2.rectangle(img, (wx0, wy0), (wx1, wy1), (40, 50, 60), max(2, h // 80))
         cv2.line(img, ((wx0 + wx1) // 2, wy0), ((wx0 + wx1) // 2, wy1), (40, 50, 60), max(2, h // 120))
-        cv2.rectangle(img, (int(w * 0.66), int(h * 0.18)), (int(w * 0.9), int(h * 0.5)), (30, 60, 120), -1)
-        for k in range(5):
-            x0 = int(w * (0.67 + 0.045 * k))
-            cv2.rectangle(img, (x0, int(h * 0.2)), (x0 + int(w * 0.035), int(h * 0.48)),
-                          (40 + 40 * k, 120, 200 - 30 * k), -1)
+        # bookshelf with books of different colours and heights
+        bx0, by0, bx1, by1 = int(w * 0.64), int(h * 0.14), int(w * 0.94), int(h * 0.62)
+        cv2.rectangle(img, (bx0, by0), (bx1, by1), (30, 55, 95), -1)
+        for shelf in range(3):
+            top = by0 + shelf * (by1 - by0) // 3
+            x = bx0 + 4 * u
+            while x < bx1 - 8 * u:
+                bw = int(rng.integers(5, 11)) * u
+                bh = int((by1 - by0) // 3 * rng.uniform(0.6, 0.92))
+                colour = tuple(int(c) for c in rng.integers(40, 230, 3))
+                cv2.rectangle(img, (x, top + (by1 - by0) // 3 - bh), (min(x + bw, bx1 - 4 * u), top + (by1 - by0) // 3 - 2 * u), colour, -1)
+                x += bw + u
+            cv2.line(img, (bx0, top), (bx1, top), (20, 35, 60), 2 * u)
+        # a plant
+        px, py = int(w * 0.9), int(h * 0.9)
+        for k in range(9):
+            a = -math.pi / 2 + (k - 4) * 0.3
+            tip = (int(px + math.cos(a) * 22 * u), int(py - 10 * u + math.sin(a) * 22 * u))
+            cv2.line(img, (px, py - 10 * u), tip, (50, 150 + 8 * k, 60), max(1, 3 * u // 2))
+        cv2.rectangle(img, (px - 7 * u, py - 10 * u), (px + 7 * u, py + 4 * u), (40, 70, 160), -1)
         return img
 
     def isOpened(self) -> bool:  # noqa: N802 (cv2 naming)
@@ -50,8 +87,16 @@ class DemoScene:
         cx = int(w * (0.5 + 0.12 * math.sin(t * 0.7)))
         cy = int(h * (0.52 + 0.02 * math.sin(t * 1.9)))
         r = int(h * 0.13)
-        cv2.ellipse(img, (cx, cy + int(r * 2.6)), (int(r * 1.7), int(r * 1.5)), 0, 180, 360, (70, 40, 150), -1)
-        cv2.circle(img, (cx, cy), r, (150, 180, 225), -1)
+        body = (cx, cy + int(r * 2.6))
+        shirt = np.zeros((h, w), np.uint8)
+        cv2.ellipse(shirt, body, (int(r * 1.7), int(r * 1.6)), 0, 0, 360, 255, -1)
+        stripes = ((np.arange(w) - cx) // max(2, r // 8)) % 2 == 0
+        colour = np.where(stripes[None, :, None], (110, 90, 210), (70, 40, 150)).astype(np.uint8)
+        img[shirt > 0] = np.broadcast_to(colour, (h, w, 3))[shirt > 0]
+        cv2.ellipse(img, body, (int(r * 1.7), int(r * 1.6)), 0, 0, 360, (40, 20, 90), max(2, r // 20))
+        cv2.circle(img, (cx, cy + int(r * 0.9)), int(r * 0.35), (120, 150, 200), -1)  # neck
+        cv2.circle(img, (cx, cy), r, (140, 170, 220), -1)
+        cv2.circle(img, (cx, cy), r, (60, 80, 120), max(2, r // 25))
         cv2.ellipse(img, (cx, cy - int(r * 0.35)), (int(r * 1.05), int(r * 0.75)), 0, 180, 360, (30, 40, 60), -1)
         eye = int(r * 0.12)
         look = int(r * 0.08 * math.sin(t * 1.3))
