@@ -162,3 +162,51 @@ def test_every_shipped_style_differs_from_the_input_and_from_the_others():
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             assert np.abs(outs[a] - outs[b]).mean() > 0.02, f"{a} and {b} look the same"
+
+
+def test_custom_style_from_a_picture_appears_in_the_catalogue_and_the_api(tiny_content, tmp_path, monkeypatch):
+    import skimage.data as sk
+
+    from stylecam.training.custom import train_custom_style
+
+    picture = tmp_path / "my painting.png"
+    cv2.imwrite(str(picture), cv2.cvtColor(sk.hubble_deep_field()[:300, :300], cv2.COLOR_RGB2BGR))
+    styles_dir = tmp_path / "styles"
+    out = train_custom_style(picture, "deep_field", cache=tmp_path / "cache", content=tiny_content,
+                             steps=4, batch=2, styles_dir=styles_dir, log=lambda *_: None)
+    entry = yaml.safe_load(out.read_text())
+    assert entry["name"] == "deep_field" and len(entry["vector"]) == 100
+    assert (styles_dir / "deep_field_preview.png").exists()
+    catalogue = load_catalogue(user_dir=styles_dir)
+    assert "deep_field" in catalogue.names and catalogue.get("deep_field").custom
+    assert set(SHIPPED) <= set(catalogue.names)
+
+    # the daemon's control API lists it without code changes
+    from stylecam.api import ControlApi
+
+    class Daemon:
+        def styles(self):
+            return {"styles": [s.describe() for s in catalogue.styles.values()]}
+
+    api = ControlApi(Daemon(), port=0, token="t").start()
+    try:
+        import urllib.request
+
+        req = urllib.request.Request(f"http://127.0.0.1:{api.port}/styles", headers={"Authorization": "Bearer t"})
+        names = [s["name"] for s in json.loads(urllib.request.urlopen(req, timeout=10).read())["styles"]]
+        assert "deep_field" in names
+    finally:
+        api.stop()
+
+
+def test_custom_style_refuses_a_built_in_name_and_a_missing_picture(tmp_path):
+    from stylecam.training.custom import train_custom_style
+
+    with pytest.raises(SystemExit, match="not found"):
+        train_custom_style(tmp_path / "nope.jpg", "x", cache=tmp_path, content=tmp_path)
+    picture = tmp_path / "p.png"
+    cv2.imwrite(str(picture), np.full((64, 64, 3), 128, np.uint8))
+    with pytest.raises(SystemExit, match="built-in"):
+        train_custom_style(picture, "starry_night", cache=tmp_path, content=tmp_path)
+    with pytest.raises(SystemExit, match="letters"):
+        train_custom_style(picture, "bad name!", cache=tmp_path, content=tmp_path)
