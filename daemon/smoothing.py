@@ -50,7 +50,7 @@ class EmaSmoother(Smoother):
 class FlowSmoother(Smoother):
     name = "flow"
 
-    def __init__(self, keep: float = 0.7, sigma: float = 10.0):
+    def __init__(self, keep: float = 0.8, sigma: float = 12.0):
         self.keep, self.sigma = keep, sigma
         self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self.prev_out: np.ndarray | None = None

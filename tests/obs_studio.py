@@ -188,6 +188,10 @@ ChannelSetup=Stereo
         env = dict(os.environ, DISPLAY=self.display, XDG_CONFIG_HOME=str(self.config),
                    LIBGL_ALWAYS_SOFTWARE="1", QT_QPA_PLATFORM="xcb", **self.env)
         env.pop("WAYLAND_DISPLAY", None)
+        # opencv-python points Qt at its own bundled plugins when cv2 is imported in this
+        # process; OBS must load its own Qt plugins
+        for var in ("QT_QPA_PLATFORM_PLUGIN_PATH", "QT_QPA_FONTDIR", "QT_PLUGIN_PATH"):
+            env.pop(var, None)
         self._out = open(self.workdir / "obs.log", "ab")
         # --disable-shutdown-check: OBS 30+ (no safe-mode question after a kill); 29 ignores it
         self.proc = subprocess.Popen(

@@ -63,7 +63,7 @@ def test_flow_smoothing_lowers_flicker_on_a_real_clip(request, catalogue, engine
     err_off = warping_error(flows, stylized)  # `off` passes the network's output through
     err_flow = warping_error(flows, flow_out)
     err_ema = warping_error(flows, smooth("ema", stylized, inputs))
-    assert err_flow < 0.8 * err_off, (err_flow, err_off)
+    assert err_flow < 0.85 * err_off, (err_flow, err_off)
     assert err_ema < err_off, (err_ema, err_off)
     # and it does not smear the moving picture into mush
     assert np.mean([sharpness(o) for o in flow_out]) > 0.6 * np.mean([sharpness(s) for s in stylized])
