@@ -6,6 +6,8 @@ machine with no GPU, and silently falls back to CPU when its libraries fail to l
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -24,7 +26,8 @@ ORT_NAMES = {
 }
 FIXES = {
     "tensorrt": "install TensorRT and onnxruntime-gpu, or leave tensorrt out of processing.providers",
-    "cuda": "install an NVIDIA driver, CUDA 12 and cuDNN 9 (pip install 'onnxruntime-gpu[cuda,cudnn]')",
+    "cuda": "install an NVIDIA driver and the CUDA/cuDNN versions your onnxruntime-gpu needs "
+            "(pip install 'onnxruntime-gpu[cuda,cudnn]')",
     "dml": "pip install onnxruntime-directml (Windows)",
     "coreml": "use the onnxruntime wheel for macOS",
     "cpu": "reinstall onnxruntime",
@@ -66,6 +69,9 @@ class Engine:
         import onnxruntime as ort
 
         available = set(ort.get_available_providers())
+        # a provider that cannot load prints a red error per attempt; the reason is kept in
+        # self.choice.skipped (logged and shown in /status) instead
+        ort.set_default_logger_severity(4)
         self.choice = ProviderChoice(name="")
         self.session = None
         for name in providers:
@@ -73,7 +79,8 @@ class Engine:
                 self.choice.skipped[name] = f"not in this onnxruntime build ({FIXES[name]})"
                 continue
             try:
-                sess = _session(model, name, threads)
+                with contextlib.redirect_stdout(io.StringIO()):  # onnxruntime prints "EP Error" banners
+                    sess = _session(model, name, threads)
                 if sess.get_providers()[0] != ORT_NAMES[name]:
                     raise EngineError(f"onnxruntime fell back to {sess.get_providers()[0]}")
                 self._warm_up(sess, warmup_size)
