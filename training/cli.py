@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             raise SystemExit("--style-image needs --name NAME for the new style")
         train_custom_style(args.style_image, args.name, cache=cache,
                            content=args.content or _default_content(cache),
-                           minutes=args.minutes or 20.0, steps=args.steps or 300)
+                           minutes=args.minutes or 20.0, steps=args.steps or 1000)
         return 0
     if not args.styles_dir:
         raise SystemExit("give --styles-dir DIR (the paintings) for the built-in styles, "

@@ -34,7 +34,7 @@ def _load_student(model_dir: Path):
 
 
 def train_custom_style(style_image: Path, name: str, *, cache: Path, content: Path,
-                       minutes: float = 20.0, steps: int = 300, batch: int = 4,
+                       minutes: float = 20.0, steps: int = 1000, batch: int = 4,
                        model_dir: Path | None = None, styles_dir: Path | None = None,
                        log=print) -> Path:
     if not NAME_RE.match(name):
@@ -98,7 +98,7 @@ def train_custom_style(style_image: Path, name: str, *, cache: Path, content: Pa
 
 
 def _write_preview(path: Path, net, vector, crops, targets, painting) -> None:
-    """Row per sample: content | teacher | student, and the painting at the left."""
+    """The painting at the left, then a row per sample: content | teacher | student."""
     with torch.no_grad():
         idx = np.linspace(0, len(crops) - 1, 3).astype(int)
         x = torch.from_numpy(np.ascontiguousarray(crops[idx])).permute(0, 3, 1, 2).float() / 255
@@ -107,6 +107,10 @@ def _write_preview(path: Path, net, vector, crops, targets, painting) -> None:
     size = crops.shape[1]
     rows = [np.concatenate([crops[i], targets[i], student[k]], 1) for k, i in enumerate(idx)]
     grid = np.concatenate(rows, 0)
-    paint = cv2.resize(painting, (size, size * len(idx) // 1), interpolation=cv2.INTER_AREA)
+    ph, pw = painting.shape[:2]  # centre-crop the painting to the column's shape (never stretch)
+    cw = min(pw, ph * size // (size * len(idx)))
+    ch = min(ph, cw * len(idx))
+    y0, x0 = (ph - ch) // 2, (pw - cw) // 2
+    paint = cv2.resize(painting[y0:y0 + ch, x0:x0 + cw], (size, size * len(idx)), interpolation=cv2.INTER_AREA)
     sheet = np.concatenate([paint, grid], 1)
     cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
