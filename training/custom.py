@@ -62,36 +62,51 @@ def train_custom_style(style_image: Path, name: str, *, cache: Path, content: Pa
     crops = np.load(root / "content.npy", mmap_mode="r")
     targets = np.load(root / f"target_{tag}.npy", mmap_mode="r")
 
+    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float() / 255  # noqa: E731
+    held = np.arange(0, len(crops), max(1, len(crops) // 16))[:16]  # a fixed set to judge the vector
+    train_idx = np.setdiff1d(np.arange(len(crops)), held)
+
+    def held_loss(code: torch.Tensor) -> float:
+        with torch.no_grad():
+            x, t = as_t(crops[held]), as_t(targets[held])
+            return float(distill_loss(net(x, code.expand(len(held), -1)), t))
+
     code = torch.tensor(vector[None], requires_grad=True)
-    opt = torch.optim.Adam([code], lr=0.03)
+    opt = torch.optim.Adam([code], lr=0.02)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=0.001)
     rng = np.random.default_rng(0)
     start = time.monotonic()
-    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float() / 255  # noqa: E731
-    losses = []
+    first = best = held_loss(code)
+    best_code = code.detach().clone()
+    check_every = max(10, steps // 20)
     for step in progress(range(steps), desc=f"tuning {name}"):
-        idx = np.sort(rng.choice(len(crops), batch, replace=False))
+        idx = np.sort(rng.choice(train_idx, batch, replace=False))
         x, t = as_t(crops[idx]), as_t(targets[idx])
         loss = distill_loss(net(x, code.expand(batch, -1)), t)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
-        if time.monotonic() - start > minutes * 60:
+        sched.step()
+        out_of_time = time.monotonic() - start > minutes * 60
+        if (step + 1) % check_every == 0 or step + 1 == steps or out_of_time:
+            current = held_loss(code)
+            if current < best:  # keep the best vector on the held-out crops
+                best, best_code = current, code.detach().clone()
+        if out_of_time:
             log(f"time limit reached after {step + 1} steps")
             break
 
     styles_dir.mkdir(parents=True, exist_ok=True)
-    tuned = code.detach().numpy().reshape(-1)
+    tuned = best_code.numpy().reshape(-1)
     entry = {"name": name, "title": style_image.stem, "artist": "custom", "year": "",
              "default_strength": 1.0, "source_image": str(style_image.resolve()),
-             "first_loss": round(float(np.mean(losses[:10])), 5),
-             "final_loss": round(float(np.mean(losses[-10:])), 5),
+             "held_out_loss_before": round(first, 5), "held_out_loss_after": round(best, 5),
              "vector": [round(float(v), 6) for v in tuned]}
     out = styles_dir / f"{name}.yaml"
     out.write_text(yaml.safe_dump(entry, sort_keys=False, width=100))
     preview = styles_dir / f"{name}_preview.png"
     _write_preview(preview, net, tuned, crops, targets, painting)
-    log(f"style {name!r} saved to {out} (loss {entry['first_loss']} -> {entry['final_loss']}); "
+    log(f"style {name!r} saved to {out} (held-out loss {first:.4f} -> {best:.4f}); "
         f"preview: {preview}. It is available now in `stylecam styles` and the control API "
         "(restart a running daemon to load it).")
     return out
