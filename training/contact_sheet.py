@@ -1,6 +1,6 @@
 """Contact sheet: a real photo and a real video frame through every shipped style.
 
-    python -m stylecam.training.contact_sheet PHOTO CLIP --out docs/img/contact_sheet.png [--teacher]
+    python -m stylecam.training.contact_sheet PHOTO CLIP --out docs/img/contact_sheet.jpg [--teacher]
 
 Uses the shipped ONNX model exactly as the daemon does (no smoothing: single frames). With
 --teacher, adds the teacher's output under each student tile for comparison.
@@ -58,7 +58,7 @@ def main(argv=None) -> None:
     ap.add_argument("clip", type=Path)
     ap.add_argument("--frame", type=int, default=60)
     ap.add_argument("--models", type=Path, default=Path("models"))
-    ap.add_argument("--out", type=Path, default=Path("docs/img/contact_sheet.png"))
+    ap.add_argument("--out", type=Path, default=Path("docs/img/contact_sheet.jpg"))
     ap.add_argument("--teacher", action="store_true")
     a = ap.parse_args(argv)
     frame = read_frames(a.clip, limit=a.frame + 1)[-1]

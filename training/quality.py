@@ -139,6 +139,7 @@ def main(argv=None) -> None:
     res = evaluate(a.content, a.styles_dir, a.models, a.frames, a.threads)
     steps = yaml.safe_load((a.models / "styles.yaml").read_text()).get("trained_steps", "?")
     a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(res, indent=1))
     a.out.write_text(to_markdown(res, steps))
     print(a.out.read_text())
