@@ -43,6 +43,7 @@ class Pipeline:
         self.style = replace(cfg.style)
         style = catalogue.get(self.style.name)
         self._vec_from = self._vec_to = style.vector
+        self._style_gain = style.default_strength  # the manifest's default_strength scales strength
         self._fade_start, self._fade_ms = 0.0, 0.0
         self.smoother = make_smoother(self.style.smoothing)
         self.upsampler = postprocess.Upsampler()
@@ -111,6 +112,7 @@ class Pipeline:
             ms = self.style.transition_ms if transition_ms is None else transition_ms
             self._vec_from = self._current_vector(now)
             self._vec_to = style.vector
+            self._style_gain = style.default_strength
             self._fade_start, self._fade_ms = now, float(ms)
             self.style.name = name
 
@@ -159,6 +161,7 @@ class Pipeline:
         with self._lock:
             style = replace(self.style)
             vec = self._current_vector(time.monotonic())
+            gain = self._style_gain
             smoother, outputs = self.smoother, list(self.outputs)
         guide = preprocess.fit_to(frame.image, self.out_size)
         if frame.placeholder or not style.enabled:
@@ -174,7 +177,7 @@ class Pipeline:
             out = smoother.apply(out, small)
             t3 = time.perf_counter()
             full = self.upsampler(out, small, guide)
-            result = postprocess.finish(full, guide, strength=style.strength,
+            result = postprocess.finish(full, guide, strength=style.strength * gain,
                                         keep_color=style.preserve_color, mirror=style.mirror)
             t4 = time.perf_counter()
             st.stage("preprocess", (t1 - t0) * 1000)
