@@ -284,7 +284,8 @@ def stylize_file(src: Path, dst: Path, settings: Settings) -> dict:
         _check_output_kind(kind, dst)
         try:
             catalogue = load_catalogue()
-            vector = catalogue.get(settings.style).vector
+            style = catalogue.get(settings.style)
+            vector = style.vector
         except StyleError as exc:
             raise UserError(f"{exc} (`stylecam styles` lists them)") from None
         try:
@@ -300,7 +301,8 @@ def stylize_file(src: Path, dst: Path, settings: Settings) -> dict:
     def make_stylizer(size):
         proc = processing_size(size, settings.max_size, stride, catalogue.min_size)
         return FrameStylizer(engine, vector, proc, size, smoothing=settings.smoothing,
-                             strength=settings.strength, keep_color=settings.keep_color)
+                             strength=settings.strength * style.default_strength,
+                             keep_color=settings.keep_color)
 
     if kind == "image":
         info = stylize_image(media, dst, make_stylizer)
