@@ -7,6 +7,7 @@ exponential backoff, so everything downstream keeps running and resumes by itsel
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -51,13 +52,16 @@ def open_source(source, width: int, height: int, fps: float):
     return cap
 
 
+@functools.lru_cache(maxsize=4)
 def placeholder_frame(width: int, height: int, message: str) -> np.ndarray:
+    """The card shown while the source is lost; drawn once per size, then reused (read-only)."""
     img = np.full((height, width, 3), 32, np.uint8)
     scale = max(0.5, height / 720)
     for i, line in enumerate(message.split("\n")):
         (tw, th), _ = cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, 1.2 * scale, 2)
         cv2.putText(img, line, ((width - tw) // 2, height // 2 + int(i * 60 * scale)),
                     cv2.FONT_HERSHEY_SIMPLEX, 1.2 * scale, (230, 230, 230), 2, cv2.LINE_AA)
+    img.flags.writeable = False
     return img
 
 
