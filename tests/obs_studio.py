@@ -15,21 +15,11 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
+from conftest import need
 
 SCRIPT = Path(__file__).resolve().parents[1] / "obs_script" / "stylecam_obs.py"
 OBS_VERSION_29 = (29 << 24) | (0 << 16) | 2   # global.ini LastVersion: no first-run wizard
 COLLECTION, PROFILE = "stylecam-test", "stylecam-test"
-
-
-def need(what: str, found) -> None:
-    """Skip when a system tool is missing, except in CI (CI=true), where that is a failure."""
-    if found:
-        return
-    message = f"{what} is missing: run ./scripts/install-test-deps.sh (apt: obs-studio xvfb ffmpeg)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def need_obs() -> None:

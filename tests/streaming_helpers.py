@@ -16,21 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ApiClient, wait_for
+from conftest import ApiClient, need, wait_for
 
 RTMP_MODULE_PATHS = ("/usr/lib/nginx/modules/ngx_rtmp_module.so",
                      "/usr/lib64/nginx/modules/ngx_rtmp_module.so",
                      "/usr/local/nginx/modules/ngx_rtmp_module.so")
-
-
-def need(what: str, found) -> None:
-    """Skip when a system tool is missing, except in CI (CI=true), where that is a failure."""
-    if found:
-        return
-    message = f"{what} is missing: run ./scripts/install-test-deps.sh (apt: ffmpeg nginx libnginx-mod-rtmp)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def need_ffmpeg() -> None:
