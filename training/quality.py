@@ -16,24 +16,21 @@ import json
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import yaml
 
+from ..preprocess import fit_to
 from .dataset import dis_flow, list_content, occlusion_mask, read_frames, read_rgb, warp_with_flow
 from .progress import progress
 from .teacher import Teacher
 
 EVAL_SIZE = (640, 360)
+END_MARKER = "<!-- generated above by training/quality.py; text below is kept on regeneration -->"
 
 
 def fit(rgb: np.ndarray, size=EVAL_SIZE) -> np.ndarray:
-    w, h = size
-    scale = max(w / rgb.shape[1], h / rgb.shape[0])
-    img = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)),
-                     interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-    y, x = (img.shape[0] - h) // 2, (img.shape[1] - w) // 2
-    return np.ascontiguousarray(img[y:y + h, x:x + w])
+    """Cover `size` and centre-crop, exactly as the daemon fits a camera frame."""
+    return np.ascontiguousarray(fit_to(rgb, size))
 
 
 class Student:
@@ -141,7 +138,10 @@ def main(argv=None) -> None:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(res, indent=1))
-    a.out.write_text(to_markdown(res, steps))
+    notes = ""  # anything below the marker is written by people and kept
+    if a.out.exists() and END_MARKER in a.out.read_text():
+        notes = a.out.read_text().split(END_MARKER, 1)[1]
+    a.out.write_text(to_markdown(res, steps) + "\n" + END_MARKER + notes)
     print(a.out.read_text())
 
 
