@@ -23,6 +23,7 @@ from stylecam.training.dataset import build_cache  # noqa: E402
 from stylecam.training.export import export_all  # noqa: E402
 from stylecam.training.model import StyleNet  # noqa: E402
 from stylecam.training.teacher import Teacher  # noqa: E402
+from stylecam.training.style_features import StylePredictor, style_loss  # noqa: E402
 from stylecam.training.train import Data, TrainConfig, train  # noqa: E402
 from stylecam.training.warp import random_flow, warp  # noqa: E402
 
@@ -93,6 +94,55 @@ def test_training_resumes_from_its_checkpoint(tiny_content, tmp_path):
     train(Data(root, ["one"]), vec, tmp_path / "ckpt", cfg, log=messages.append)
     assert messages and "resumed" in messages[0] and "step 6" in messages[0]
     assert torch.load(tmp_path / "ckpt" / "last.pt")["step"] == 9
+
+
+def test_fine_tuning_starts_from_given_weights_and_counts_their_steps(tiny_content, tmp_path):
+    teacher = Teacher()
+    vectors = {"one": teacher.style_vector(_painting_like(0))}
+    root = build_cache(tiny_content, tmp_path / "cache", vectors, teacher, size=64, per_image=2,
+                       frames_per_clip=2, pairs_per_clip=2)
+    model = dict(width=8, blocks=1, expand=2, stem=8, fine=8)
+    vec = torch.from_numpy(np.stack(list(vectors.values())))
+    first = TrainConfig(steps=4, batch=2, pair_batch=1, w_gram=0, w_embed=0, model=model)
+    base = train(Data(root, ["one"]), vec, tmp_path / "a", first, log=lambda *_: None)
+    second = TrainConfig(steps=2, batch=2, pair_batch=1, lr=1e-9, model=model)
+    messages = []
+    tuned = train(Data(root, ["one"]), vec, tmp_path / "b", second, log=messages.append,
+                  init_from=tmp_path / "a" / "last.pt")
+    assert "4 steps trained" in messages[0]
+    assert torch.load(tmp_path / "b" / "last.pt")["base_steps"] == 4
+    for (name, a), b in zip(base.state_dict().items(), tuned.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-4), name  # lr ~0: the weights are the starting ones
+
+
+def test_style_predictor_in_pytorch_matches_the_onnx_predictor():
+    import skimage.data as sk
+
+    teacher, predictor = Teacher(), StylePredictor()
+    for img in (sk.chelsea(), sk.astronaut()):
+        ref = teacher.style_vector(img)
+        (h, w), side = img.shape[:2], min(img.shape[:2])
+        y0, x0 = (h - side) // 2, (w - side) // 2  # the centre square, as Teacher.style_vector
+        crop = cv2.resize(img[y0:y0 + side, x0:x0 + side], (256, 256), interpolation=cv2.INTER_AREA)
+        x = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255.0
+        vec, feats = predictor(x)
+        ours = vec[0].numpy()
+        other = teacher.style_vector(sk.coffee())
+        # int8 rounding is gone in the port: close to the ONNX answer, far from another image's
+        assert np.linalg.norm(ours - ref) < 0.05 * np.linalg.norm(ref)
+        assert np.linalg.norm(ours - ref) < 0.2 * np.linalg.norm(other - ref)
+        assert len(feats) == 3
+
+
+def test_style_loss_gradient_reaches_the_image_and_is_zero_at_the_target():
+    predictor = StylePredictor()
+    target = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    out = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    loss, embed = style_loss(predictor, out, target, w_embed=1.0, w_gram=1.0)
+    loss.backward()
+    assert float(embed) > 0 and out.grad is not None and float(out.grad.abs().sum()) > 0
+    same, embed_same = style_loss(predictor, target, target, w_embed=1.0, w_gram=1.0)
+    assert float(same) == pytest.approx(0.0, abs=1e-5) and float(embed_same) == pytest.approx(0.0, abs=1e-3)
 
 
 def test_known_flow_warp_round_trips():

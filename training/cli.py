@@ -27,6 +27,11 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--size", type=int, default=256, help="training crop size in pixels")
     ap.add_argument("--minutes", type=float, default=None, help="stop (resumably) after this long")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: all)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a training setting, e.g. --set w_gram=2 (see TrainConfig "
+                    "in training/train.py; loss weights start with w_)")
+    ap.add_argument("--init-from", type=Path, default=None,
+                    help="start from the weights of this checkpoint (last.pt) instead of random")
     ap.add_argument("--export-only", action="store_true", help="export the last checkpoint and exit")
 
 
@@ -68,7 +73,7 @@ def train_builtin(args, cache: Path) -> int:
     from .dataset import build_cache, read_rgb
     from .export import export_all
     from .teacher import Teacher
-    from .train import Data, TrainConfig, train
+    from .train import Data, TrainConfig, config_key, train
 
     paintings = yaml.safe_load(PAINTINGS.read_text())
     missing = [p["file"] for p in paintings if not (args.styles_dir / p["file"]).exists()]
@@ -83,8 +88,14 @@ def train_builtin(args, cache: Path) -> int:
         cfg.steps = args.steps
     if args.batch:
         cfg.batch = args.batch
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in vars(cfg) or key == "model" or not value:
+            raise SystemExit(f"--set {item}: expected KEY=VALUE with KEY one of "
+                             f"{', '.join(k for k in vars(cfg) if k != 'model')}")
+        setattr(cfg, key, type(getattr(cfg, key))(value))
     names = [p["name"] for p in paintings]
-    ckpt = cache / "checkpoints" / root.name
+    ckpt = cache / "checkpoints" / f"{root.name}-{config_key(cfg)}"
     vec = torch.from_numpy(__import__("numpy").stack([vectors[n] for n in names]))
     if args.export_only:
         state = torch.load(ckpt / "last.pt", map_location="cpu")
@@ -92,12 +103,15 @@ def train_builtin(args, cache: Path) -> int:
 
         net = StyleNet(**state["config"]["model"])
         net.load_state_dict(state["model"])
-        steps = state["step"]
+        steps = state["step"] + state.get("base_steps", 0)
     else:
-        net = train(Data(root, names), vec, ckpt, cfg, max_minutes=args.minutes)
-        steps = torch.load(ckpt / "last.pt", map_location="cpu")["step"]
+        net = train(Data(root, names), vec, ckpt, cfg, max_minutes=args.minutes,
+                    init_from=args.init_from)
+        state = torch.load(ckpt / "last.pt", map_location="cpu")
+        steps = state["step"] + state.get("base_steps", 0)
     out = args.out or Path("models")
     styles = [{**p, "vector": vectors[p["name"]]} for p in paintings]
-    export_all(net, out, styles, extra={"trained_steps": steps})
+    weights = {k: v for k, v in vars(cfg).items() if k.startswith("w_")}
+    export_all(net, out, styles, extra={"trained_steps": steps, "loss_weights": weights})
     print(f"exported {out / 'stylenet.onnx'} and {out / 'styles.yaml'} (step {steps})")
     return 0

@@ -1,7 +1,8 @@
 """Distillation training of StyleNet, resumable from checkpoints.
 
 Each step: a batch of cached content crops with the teacher's output for a random style
-(distillation loss), the same crops moved by a random smooth flow plus camera noise
+(distillation loss in pixels, plus a style loss in the teacher predictor's feature space: Gram
+matrices and the 100-d style embedding, which pixel losses alone blur away), the same crops moved by a random smooth flow plus camera noise
 (synthetic temporal loss, exact flow), and consecutive real video frames with DIS flow and an
 occlusion mask (video temporal loss).
 """
@@ -30,8 +31,10 @@ class TrainConfig:
     lr: float = 2e-3
     w_grad: float = 2.0
     w_scales: float = 0.5
-    w_synthetic: float = 1.0
-    w_video: float = 0.5
+    w_gram: float = 1.0
+    w_embed: float = 0.05
+    w_synthetic: float = 0.3
+    w_video: float = 0.2
     checkpoint_every: int = 250
     seed: int = 0
     model: dict = field(default_factory=lambda: dict(width=32, blocks=5, expand=4, stem=16, fine=8))
@@ -78,19 +81,42 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
+def config_key(cfg: TrainConfig) -> str:
+    """Short hash of what shapes the result (not steps or checkpoint cadence): one checkpoint
+    folder per recipe, so changing a weight never resumes someone else's run."""
+    import hashlib
+
+    d = {k: v for k, v in asdict(cfg).items() if k not in ("steps", "checkpoint_every")}
+    return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
+
+
 def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
-          max_minutes: float | None = None, log=print) -> StyleNet:
-    """Train (or resume) until cfg.steps or max_minutes; checkpoints to ckpt_dir/last.pt."""
+          max_minutes: float | None = None, log=print, init_from: Path | None = None) -> StyleNet:
+    """Train (or resume) until cfg.steps or max_minutes; checkpoints to ckpt_dir/last.pt.
+
+    init_from: a checkpoint whose weights start a new run (fine-tuning with another recipe);
+    ignored when ckpt_dir already holds a checkpoint to resume.
+    """
     torch.manual_seed(cfg.seed)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     net = StyleNet(**cfg.model)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    step, last = 0, ckpt_dir / "last.pt"
+    step, last, base_steps = 0, ckpt_dir / "last.pt", 0
     if last.exists():
         state = torch.load(last, map_location="cpu")
         net.load_state_dict(state["model"]), opt.load_state_dict(state["opt"])
-        step = state["step"]
+        step, base_steps = state["step"], state.get("base_steps", 0)
         log(f"resumed from {last} at step {step}")
+    elif init_from is not None:
+        state = torch.load(init_from, map_location="cpu")
+        net.load_state_dict(state["model"])
+        base_steps = state["step"] + state.get("base_steps", 0)
+        log(f"starting from the weights in {init_from} ({base_steps} steps trained)")
+    predictor = None
+    if cfg.w_gram > 0 or cfg.w_embed > 0:
+        from .style_features import StylePredictor
+
+        predictor = StylePredictor()
     rng = np.random.default_rng(cfg.seed + step)
     gen = torch.Generator().manual_seed(cfg.seed + step)
     start = time.monotonic()
@@ -104,12 +130,17 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
         v = vectors[sidx]
         out = net(x, v)
         l_distill = distill_loss(out, target, cfg.w_grad, cfg.w_scales)
+        l_style = l_embed = torch.zeros(())
+        if predictor is not None:
+            from .style_features import style_loss
+
+            l_style, l_embed = style_loss(predictor, out, target, cfg.w_embed, cfg.w_gram)
         flow = random_flow(x.shape[0], x.shape[2], x.shape[3], generator=gen)
         x2, valid = warp(x, flow)
         out2 = net(camera_noise(x2, gen), v)
         out_w, _ = warp(out, flow)
         l_syn = masked_l1(out2, out_w, valid)
-        loss = l_distill + cfg.w_synthetic * l_syn
+        loss = l_distill + l_style + cfg.w_synthetic * l_syn
         l_vid = torch.zeros(())
         pairs = data.pairs(rng, cfg.pair_batch)
         if pairs is not None and cfg.w_video > 0:
@@ -122,7 +153,8 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        for k, val in (("distill", l_distill), ("synthetic", l_syn), ("video", l_vid)):
+        for k, val in (("distill", l_distill), ("style", l_style), ("embed", l_embed),
+                       ("synthetic", l_syn), ("video", l_vid)):
             val = float(val.detach())
             running[k] = 0.98 * running.get(k, val) + 0.02 * val
         if hasattr(bar, "set_postfix"):
@@ -130,7 +162,7 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
         done = step + 1
         out_of_time = max_minutes is not None and time.monotonic() - start > max_minutes * 60
         if done % cfg.checkpoint_every == 0 or done == cfg.steps or out_of_time:
-            save_checkpoint(net, opt, done, cfg, last)
+            save_checkpoint(net, opt, done, cfg, last, base_steps)
             with history.open("a") as fh:
                 fh.write(json.dumps({"step": done, **running, "lr": lr_at(step, cfg)}) + "\n")
         if out_of_time:
@@ -139,8 +171,9 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
     return net
 
 
-def save_checkpoint(net, opt, step, cfg, path: Path) -> None:
+def save_checkpoint(net, opt, step, cfg, path: Path, base_steps: int = 0) -> None:
+    """base_steps: steps the starting weights had already been trained (init_from)."""
     tmp = path.with_suffix(".tmp")
     torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step,
-                "config": asdict(cfg)}, tmp)
+                "base_steps": base_steps, "config": asdict(cfg)}, tmp)
     tmp.replace(path)
