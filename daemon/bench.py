@@ -37,7 +37,7 @@ from .bench_source import (
     default_input,
     load_clip,
 )
-from .config import PROVIDERS, Config, ConfigError, parse_size, validate
+from .config import PRECISIONS, PROVIDERS, Config, ConfigError, parse_size, validate
 
 DEFAULT_SIZES = "640x360,1280x720,1920x1080"
 FPS_TARGETS = {"640x360": 30.0, "1280x720": 25.0}   # end-to-end fps the project promises (2-core CPU)
@@ -57,6 +57,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="rate the input is served at; keep it above --target-fps (default 60)")
     ap.add_argument("--provider", choices=PROVIDERS, help="force one ONNX Runtime provider (default: best that works)")
     ap.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: ORT decides)")
+    ap.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                    help="network precision: fp32 (default), or the manifest's fp16 / int8 variant")
     ap.add_argument("--style", help="style name (default: the config default)")
     ap.add_argument("--smoothing", choices=["off", "ema", "flow"], help="temporal smoothing (default: flow)")
     ap.add_argument("--max-size", help="largest processing size WxH (default 640x360)")
@@ -106,6 +108,7 @@ def bench_config(args, source: str, size: tuple[int, int]) -> Config:
     p.min_size = args.min_size or p.min_size
     if args.provider:
         p.providers = [args.provider]
+    p.precision = args.precision
     cfg.style.name = args.style or cfg.style.name  # the same default as Bench.style_name
     cfg.style.smoothing = args.smoothing or cfg.style.smoothing
     cfg.output.size, cfg.output.fps, cfg.output.targets = size_text(size), args.target_fps, ["null"]
@@ -131,12 +134,12 @@ def check_args(args) -> None:
 class Bench:
     """One `stylecam bench` run: owns the catalogue and the one Engine all phases share."""
 
-    def __init__(self, args):
+    def __init__(self, args, catalogue=None):
         self.args = args
         self.source = args.input or default_input()
         self.style_name = args.style or Config().style.name
         self.engine = None
-        self.catalogue = None
+        self.catalogue = catalogue  # default: the shipped one, loaded on first use
 
     def start_pipeline(self, size: tuple[int, int], frames):
         from .pipeline import Pipeline
@@ -178,7 +181,8 @@ class Bench:
                              f"{a.phase_timeout:g} s; raise --phase-timeout or lower --frames")
         out = {"output_size": size_text(size), **summarize(records), **usage,
                "clip_mb": round(clip_megabytes(frames), 1),
-               "controller_changes": pipe.controller.changes, "provider": status.get("provider")}
+               "controller_changes": pipe.controller.changes, "provider": status.get("provider"),
+               "precision": status.get("precision")}
         if out["peak_rss_mb"] is not None:
             out["peak_rss_without_clip_mb"] = round(out["peak_rss_mb"] - out["clip_mb"], 1)
         if first_frame_s is not None:
@@ -202,8 +206,8 @@ class Bench:
         from .bench_compare import profile_network
 
         vec = self.catalogue.get(self.style_name).vector
-        return profile_network(self.catalogue.model_path, self.engine.provider, self.args.threads,
-                               parse_size(processing_size), vec)
+        model = self.catalogue.model_for(self.args.precision)
+        return profile_network(model, self.engine.provider, self.args.threads, parse_size(processing_size), vec)
 
     def compare(self, sizes: list[tuple[int, int]], measured: dict[str, dict]) -> dict:
         from .bench_compare import (
@@ -230,7 +234,8 @@ class Bench:
                 "provider": self.engine.provider, "sizes": rows}
 
 
-def run_bench(args) -> dict:
+def run_bench(args, catalogue=None) -> dict:
+    """Every measurement `args` asks for, as data; `catalogue` defaults to the shipped styles."""
     check_args(args)
     sizes = parse_sizes(args.sizes)
     stress_size = parse_size(args.stress_size, "--stress-size") if args.stress else None
@@ -238,7 +243,7 @@ def run_bench(args) -> dict:
         from .bench_compare import competitor_model
 
         competitor_model()  # fail now, with the install hint, not after minutes of measuring
-    bench = Bench(args)
+    bench = Bench(args, catalogue)
     machine = machine_info()
     if machine.get("busy_cpu_percent", 0) > 20:
         print(f"warning: other processes keep the CPU {machine['busy_cpu_percent']:.0f}% busy; "
@@ -258,10 +263,12 @@ def run_bench(args) -> dict:
         "settings": {"input": _short(bench.source), "frames": args.frames, "warmup": args.warmup,
                      "target_fps": args.target_fps, "source_fps": args.source_fps,
                      "provider_requested": args.provider or "auto", "threads": args.threads,
+                     "precision": args.precision,
                      "style": cfg0.style.name, "smoothing": cfg0.style.smoothing,
                      "processing_max": cfg0.processing.max_size, "processing_min": cfg0.processing.min_size,
                      "clip_frames": args.clip_frames},
         "provider": bench.engine.provider,
+        "precision": args.precision,
         "providers_skipped": bench.engine.choice.skipped,
         "first_frame_s": measured[size_text(sizes[0])].get("first_frame_s"),
         "sizes": list(measured.values()),
@@ -362,7 +369,8 @@ def evaluate_targets(result: dict) -> list[dict]:
 # -- the human report ----------------------------------------------------------------------------
 def print_report(r: dict) -> None:
     m = r["machine"]
-    print(f"stylecam {r['version']} bench  {m['cpu']}, {m['logical_cores']} cores  provider {r['provider']}  "
+    print(f"stylecam {r['version']} bench  {m['cpu']}, {m['logical_cores']} cores  "
+          f"provider {r['provider']} ({r.get('precision', 'fp32')})  "
           f"input {r['settings']['input']} @ {r['settings']['source_fps']:g} fps  "
           f"target {r['settings']['target_fps']:g} fps")
     if r["first_frame_s"] is not None:

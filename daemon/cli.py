@@ -8,7 +8,7 @@ import sys
 import threading
 
 from . import __version__
-from .config import ConfigError, load
+from .config import PRECISIONS, ConfigError, load
 
 
 def _common_processing(ap: argparse.ArgumentParser) -> None:
@@ -17,6 +17,8 @@ def _common_processing(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--strength", type=float, help="0 = original, 1 = full style")
     ap.add_argument("--preserve-color", action="store_true", default=None, help="keep the input's colours")
     ap.add_argument("--size", help="processing size WxH (largest the adaptive controller uses)")
+    ap.add_argument("--precision", choices=PRECISIONS,
+                    help="network precision: fp32 (default), or the smaller, faster fp16 / int8 variant")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -130,6 +132,8 @@ def build_config(args):
         mw, mh = parse_size(cfg.processing.min_size, "processing.min_size")
         if mw > w or mh > h:  # a small --size also lowers the smallest size
             cfg.processing.min_size = args.size
+    if getattr(args, "precision", None):
+        cfg.processing.precision = args.precision
     if getattr(args, "output_size", None):
         cfg.output.size = args.output_size
     if getattr(args, "fps", None):
@@ -163,6 +167,7 @@ def cmd_styles() -> int:
     for s in cat.styles.values():
         origin = "custom" if s.custom else f"{s.title}, {s.artist}, {s.year}"
         print(f"{s.name:18s} {origin}")
+    print(f"precisions: {', '.join(cat.precisions)} (processing.precision or --precision)", file=sys.stderr)
     return 0
 
 
@@ -195,8 +200,9 @@ def cmd_run(args) -> int:
     for note in service.notes:
         log.info(note)
     st = service.pipeline.status()
-    log.info("running: input %s, style %s, provider %s, output %s -> %s", st["input"]["source"],
-             st["style"], st["provider"], st["output_size"], ", ".join(o["name"] for o in st["outputs"]))
+    log.info("running: input %s, style %s, provider %s, precision %s, output %s -> %s", st["input"]["source"],
+             st["style"], st["provider"], st["precision"], st["output_size"],
+             ", ".join(o["name"] for o in st["outputs"]))
     while not stop.is_set() and not service.wait(0.5):
         pass
     service.stop()

@@ -17,6 +17,7 @@ from .paths import user_config_dir
 
 SMOOTHING_MODES = ("off", "ema", "flow")
 PROVIDERS = ("tensorrt", "cuda", "dml", "coreml", "cpu")
+PRECISIONS = ("fp32", "fp16", "int8")  # fp16/int8: the manifest's reduced-precision variants
 
 
 class ConfigError(ValueError):
@@ -40,6 +41,7 @@ class ProcessingConfig:
     min_size: str = "256x144"     # smallest processing size
     providers: list = field(default_factory=lambda: list(PROVIDERS))  # tried in this order
     threads: int = 0              # ONNX Runtime intra-op threads (0: ORT decides)
+    precision: str = "fp32"       # fp32 | fp16 | int8 (smaller, faster variants; see docs/quality.md)
 
 
 @dataclass
@@ -172,6 +174,8 @@ def validate(cfg: Config) -> Config:
         raise ConfigError("input.fps: must be between 1 and 240")
     if not (16 <= i.width <= 7680 and 16 <= i.height <= 4320):
         raise ConfigError("input.width/input.height: the requested camera size must be between 16x16 and 7680x4320")
+    if p.precision not in PRECISIONS:
+        raise ConfigError(f"processing.precision: {p.precision!r}; choose one of {', '.join(PRECISIONS)}")
     if p.threads < 0:
         raise ConfigError("processing.threads: must be 0 (ONNX Runtime decides) or a positive count")
     return cfg

@@ -148,7 +148,12 @@ def check_providers(cfg) -> tuple[list[Check], list[str]]:
         return [Check(FAIL, "model", str(exc))], []
     except ImportError as exc:
         return [Check(FAIL, "model", f"{exc}; reinstall stylecam (pip install stylecam)")], []
-    checks = [Check(OK, "model", f"{catalogue.model_path} with {len(catalogue.styles)} styles")]
+    checks = [Check(OK, "model", f"{catalogue.model_path} with {len(catalogue.styles)} styles; "
+                    f"precisions {', '.join(catalogue.precisions)}")]
+    try:
+        model = catalogue.model_for(cfg.processing.precision)
+    except StyleError as exc:
+        return checks + [Check(FAIL, "model", str(exc))], []
     try:
         import onnxruntime as ort
     except ImportError:
@@ -161,7 +166,7 @@ def check_providers(cfg) -> tuple[list[Check], list[str]]:
             checks.append(Check(WARN, "provider", f"{name}: not in this onnxruntime build ({FIXES[name]})"))
             continue
         timeout = PROVIDER_TIMEOUT_S.get(name, PROVIDER_TIMEOUT_DEFAULT_S)
-        state, value = _with_timeout(lambda n=name: _provider_probe(catalogue.model_path, n), timeout)
+        state, value = _with_timeout(lambda n=name: _provider_probe(model, n), timeout)
         if state == "ok":
             working.append(name)
             checks.append(Check(OK, "provider", f"{name}: works ({value:.0f} ms for one 640x360 frame)"))
@@ -173,7 +178,8 @@ def check_providers(cfg) -> tuple[list[Check], list[str]]:
             checks.append(Check(WARN, "provider", f"{name}: fails here: {why}"))
     usable = [p for p in cfg.processing.providers if p in working]
     if usable:
-        checks.append(Check(OK, "provider", f"`stylecam run` will infer on {usable[0]} "
+        checks.append(Check(OK, "provider", f"`stylecam run` will infer on {usable[0]} at "
+                            f"{cfg.processing.precision} "
                             f"(processing.providers order: {', '.join(cfg.processing.providers)})"))
     else:
         fix = "add cpu to processing.providers" if "cpu" in working else FIXES["cpu"]

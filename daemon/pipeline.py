@@ -47,7 +47,8 @@ class Pipeline:
         self._fade_start, self._fade_ms = 0.0, 0.0
         self.smoother = make_smoother(self.style.smoothing)
         self.upsampler = postprocess.Upsampler()
-        self.engine = engine or Engine(catalogue.model_path, cfg.processing.providers, cfg.processing.threads)
+        self.engine = engine or Engine(catalogue.model_for(cfg.processing.precision), cfg.processing.providers,
+                                       cfg.processing.threads)
         aspect = self.out_size[0] / self.out_size[1]
         ladder = size_ladder(parse_size(cfg.processing.max_size), parse_size(cfg.processing.min_size),
                              aspect, max(8, catalogue.stride))
@@ -59,7 +60,8 @@ class Pipeline:
                                fps=inp.fps, loop=inp.loop, opener=opener)
         self.outputs: list[Output] = []
         self._worker = threading.Thread(target=self._work, name="worker", daemon=True)
-        self.stats.set(provider=self.engine.provider, providers_skipped=self.engine.choice.skipped)
+        self.stats.set(provider=self.engine.provider, providers_skipped=self.engine.choice.skipped,
+                       precision=cfg.processing.precision)
 
     # -- lifecycle --------------------------------------------------------------
     def add_output(self, out: Output | str) -> Output:

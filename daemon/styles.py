@@ -11,6 +11,8 @@ import yaml
 from .paths import models_dir, user_styles_dir
 
 STYLE_DIM = 100
+VARIANTS_HOWTO = "python -m stylecam.training.variants --models {models} --content PHOTOS_DIR"
+FP32_FIX = "or run at full precision (processing.precision: fp32, or --precision fp32)"
 
 
 class StyleError(ValueError):
@@ -38,6 +40,28 @@ class Catalogue:
     styles: dict[str, Style] = field(default_factory=dict)
     stride: int = 4
     min_size: int = 20
+    variants: dict[str, Path] = field(default_factory=dict)  # precision (fp16, int8) -> reduced-precision model
+
+    @property
+    def precisions(self) -> list[str]:
+        """fp32 (the model itself) and every variant the manifest lists."""
+        return ["fp32", *self.variants]
+
+    def model_for(self, precision: str) -> Path:
+        """The network file for `precision` (fp32: model_path); StyleError names the fix."""
+        if precision == "fp32":
+            return self.model_path
+        folder = self.model_path.parent
+        howto = VARIANTS_HOWTO.format(models=folder)
+        if precision not in self.variants:
+            raise StyleError(f"no {precision} variant of the style network: {folder / 'styles.yaml'} lists "
+                             f"precisions {', '.join(self.precisions)}; make the fp16/int8 files with "
+                             f"`{howto}`, {FP32_FIX}")
+        path = self.variants[precision]
+        if not path.exists():
+            raise StyleError(f"{folder / 'styles.yaml'} lists {path.name} as the {precision} variant, but that "
+                             f"file is missing; make it again with `{howto}`, {FP32_FIX}")
+        return path
 
     def get(self, name: str) -> Style:
         try:
@@ -48,6 +72,16 @@ class Catalogue:
     @property
     def names(self) -> list[str]:
         return list(self.styles)
+
+
+def _variants_from(data, manifest: Path) -> dict[str, Path]:
+    """The manifest's optional `variants: {fp16: FILE, int8: FILE}`; files are checked when used."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise StyleError(f"{manifest}: 'variants' must map a precision to a file name, "
+                         "e.g. {fp16: stylenet_fp16.onnx, int8: stylenet_int8.onnx}")
+    return {k: manifest.parent / v for k, v in data.items() if k != "fp32"}
 
 
 def _style_from(entry: dict, where: str, custom: bool) -> Style:
@@ -72,7 +106,8 @@ def load_catalogue(model_dir: Path | None = None, user_dir: Path | None = None) 
     if not isinstance(data, dict) or "model" not in data or "styles" not in data:
         raise StyleError(f"{manifest}: needs 'model' and 'styles' keys")
     cat = Catalogue(model_path=model_dir / data["model"], stride=int(data.get("stride", 4)),
-                    min_size=int(data.get("min_size", 20)))
+                    min_size=int(data.get("min_size", 20)),
+                    variants=_variants_from(data.get("variants"), manifest))
     if not cat.model_path.exists():
         raise StyleError(f"{manifest} names {cat.model_path.name}, which is missing; reinstall stylecam")
     for entry in data["styles"]:

@@ -19,7 +19,14 @@ import numpy as np
 
 from . import postprocess, preprocess
 from .adaptive import size_ladder
-from .config import PROVIDERS, SMOOTHING_MODES, Config, ConfigError, parse_size
+from .config import (
+    PRECISIONS,
+    PROVIDERS,
+    SMOOTHING_MODES,
+    Config,
+    ConfigError,
+    parse_size,
+)
 from .smoothing import make_smoother
 
 VIDEO_EXTS = (".mp4", ".mkv", ".mov", ".m4v", ".avi")
@@ -116,6 +123,7 @@ class Settings:
     keep_color: bool
     max_size: tuple[int, int]
     providers: list[str]
+    precision: str = "fp32"
 
 
 def settings_from(args) -> Settings:
@@ -137,8 +145,12 @@ def settings_from(args) -> Settings:
             raise UserError(f"--provider {args.provider!r}: choose one of {', '.join(PROVIDERS)} "
                             "(`stylecam doctor` shows which ones work here)")
         providers = [args.provider]
+    precision = getattr(args, "precision", None) or defaults.processing.precision
+    if precision not in PRECISIONS:
+        raise UserError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     return Settings(style=args.style or defaults.style.name, smoothing=smoothing, strength=strength,
-                    keep_color=bool(args.preserve_color), max_size=max_size, providers=providers)
+                    keep_color=bool(args.preserve_color), max_size=max_size, providers=providers,
+                    precision=precision)
 
 
 # -- progress ---------------------------------------------------------------------------------------
@@ -273,8 +285,9 @@ def stylize_video(cap, src: Path, dst: Path, make_stylizer) -> dict:
             "fps": round(fps, 3), "audio": audio, "notes": notes}
 
 
-def stylize_file(src: Path, dst: Path, settings: Settings) -> dict:
-    """Stylize `src` into `dst`; returns what was done (data). Raises UserError for user errors."""
+def stylize_file(src: Path, dst: Path, settings: Settings, catalogue=None) -> dict:
+    """Stylize `src` into `dst`; returns what was done (data). Raises UserError for user errors.
+    `catalogue`: the styles and networks to use (default: the shipped ones plus custom styles)."""
     from .engine import Engine, EngineError
     from .styles import StyleError, load_catalogue
 
@@ -283,13 +296,17 @@ def stylize_file(src: Path, dst: Path, settings: Settings) -> dict:
     try:
         _check_output_kind(kind, dst)
         try:
-            catalogue = load_catalogue()
+            catalogue = catalogue or load_catalogue()
             style = catalogue.get(settings.style)
             vector = style.vector
         except StyleError as exc:
             raise UserError(f"{exc} (`stylecam styles` lists them)") from None
         try:
-            engine = Engine(catalogue.model_path, settings.providers)
+            model = catalogue.model_for(settings.precision)
+        except StyleError as exc:
+            raise UserError(str(exc)) from None
+        try:
+            engine = Engine(model, settings.providers)
         except EngineError as exc:
             raise UserError(str(exc)) from None
     except BaseException:
@@ -308,7 +325,7 @@ def stylize_file(src: Path, dst: Path, settings: Settings) -> dict:
         info = stylize_image(media, dst, make_stylizer)
     else:
         info = stylize_video(media, src, dst, make_stylizer)
-    info.update(output=str(dst), style=settings.style, provider=engine.provider)
+    info.update(output=str(dst), style=settings.style, provider=engine.provider, precision=settings.precision)
     return info
 
 
@@ -324,7 +341,8 @@ def cmd_stylize(args) -> int:
         return 130
     size = "x".join(map(str, info["size"]))
     pw, ph = info["processing_size"]
-    line = f"wrote {info['output']}: {size}, style {info['style']}, processed at {pw}x{ph} on {info['provider']}"
+    line = (f"wrote {info['output']}: {size}, style {info['style']}, processed at {pw}x{ph} "
+            f"on {info['provider']} ({info['precision']})")
     if info["kind"] == "video":
         sound = {True: "audio kept", False: "no audio", None: "audio unknown"}[info["audio"]]
         line += f", {info['frames']} frames at {info['fps']:g} fps, {sound}"

@@ -18,9 +18,11 @@ def test_defaults_are_valid_and_round_trip():
 
 def test_yaml_values_reach_the_config(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("style:\n  name: udnie\n  strength: 0.5\noutput:\n  targets: ['null', 'file:x.mp4']\n")
+    path.write_text("style:\n  name: udnie\n  strength: 0.5\noutput:\n  targets: ['null', 'file:x.mp4']\n"
+                    "processing:\n  precision: int8\n")
     cfg = load(path)
     assert cfg.style.name == "udnie" and cfg.style.strength == 0.5
+    assert cfg.processing.precision == "int8"
     assert cfg.output.targets == ["null", "file:x.mp4"]
 
 
@@ -33,6 +35,7 @@ def test_yaml_values_reach_the_config(tmp_path):
     ({"processing": {"min_size": "1280x720"}}, "processing.min_size", "not be larger"),
     ({"processing": {"providers": ["gpu"]}}, "processing.providers", "choose from"),
     ({"processing": {"threads": -2}}, "processing.threads", "positive"),
+    ({"processing": {"precision": "fp8"}}, "processing.precision", "choose one of fp32, fp16, int8"),
     ({"processing": {"adaptive": "yes"}}, "processing.adaptive", "true or false"),
     ({"style": {"strength": 1.5}}, "style.strength", "between 0 and 1"),
     ({"style": {"smoothing": "blur"}}, "style.smoothing", "off, ema, flow"),
@@ -87,7 +90,7 @@ yaml_values = st.recursive(yaml_scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)), max_leaves=6)
 section_keys = {
     "input": ["source", "loop", "width", "height", "fps"],
-    "processing": ["target_fps", "adaptive", "max_size", "min_size", "providers", "threads"],
+    "processing": ["target_fps", "adaptive", "max_size", "min_size", "providers", "threads", "precision"],
     "style": ["name", "enabled", "strength", "preserve_color", "mirror", "smoothing", "transition_ms"],
     "output": ["size", "fps", "targets", "virtualcam_backend", "virtualcam_device"],
     "api": ["enabled", "host", "port"],
