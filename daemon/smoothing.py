@@ -50,8 +50,8 @@ class EmaSmoother(Smoother):
 class FlowSmoother(Smoother):
     name = "flow"
 
-    def __init__(self, keep: float = 0.8, sigma: float = 12.0):
-        self.keep, self.sigma = keep, sigma
+    def __init__(self, keep: float = 0.8, sigma: float = 12.0, deadband: float = 0.75):
+        self.keep, self.sigma, self.deadband = keep, sigma, deadband
         self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         self.prev_out: np.ndarray | None = None
         self.prev_in: np.ndarray | None = None
@@ -73,6 +73,9 @@ class FlowSmoother(Smoother):
             return stylized
         h, w = gray.shape
         flow = self.dis.calc(gray, self.prev_in, None)  # current -> previous
+        # Sub-pixel flow on a still scene is sensor noise; warping by it resamples the
+        # accumulated output every frame and blurs the brush texture. Snap it to zero.
+        flow[(flow[..., 0] ** 2 + flow[..., 1] ** 2) < self.deadband ** 2] = 0
         gx, gy = self._base_grid(h, w)
         mx, my = gx + flow[..., 0], gy + flow[..., 1]
         warped_out = cv2.remap(self.prev_out, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
