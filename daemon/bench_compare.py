@@ -169,11 +169,11 @@ def _first_line(exc: Exception) -> str:
 
 def time_precisions(catalogue, provider: str, threads: int, size: tuple[int, int], vec: np.ndarray,
                     runs: int = 30) -> dict[str, dict]:
-    """The network alone at each of `catalogue.precisions`, in one interleaved run.
+    """The network alone at each of `catalogue.precisions`, side by side in one run.
 
-    One session per precision (the Engine's session options), each warmed up, then `runs`
-    rounds; each round runs every precision once on the same random input at `size`, starting
-    with a different one each round, so machine noise and cache state hit all of them alike.
+    One session per precision (the Engine's session options), each warmed up, then about
+    `runs` timed runs each on the same random input at `size`, in blocks over three passes in
+    rotating order, so machine drift hits all of them alike.
     Returns per precision {model, median_ms, p90_ms, ratio_to_fp32, runs, size}, or
     {model, error} for one that cannot run on `provider`.
     """
@@ -202,14 +202,23 @@ def time_precisions(catalogue, provider: str, threads: int, size: tuple[int, int
             continue
         runners[precision] = (sess, feeds)
         results[precision] = {"model": model.name}
+    # Alternating blocks, not one run each in turn: ONNX Runtime's intra-op threads spin for a
+    # while after a run, so a session run right after another one competes with that one's
+    # spinning threads (measured: 2.7x slower). Blocks of runs, 3 passes in rotating order,
+    # each block after a few unmeasured runs, keep the machine's drift shared alike.
     order = list(runners)
     times: dict[str, list[float]] = {p: [] for p in order}
-    for i in range(runs if order else 0):
+    passes = min(3, runs)
+    for i in range(passes if order else 0):
+        block = runs // passes + (1 if i < runs % passes else 0)  # the blocks add up to `runs`
         for precision in order[i % len(order):] + order[:i % len(order)]:
             sess, feeds = runners[precision]
-            t0 = time.perf_counter()
-            sess.run(None, feeds)
-            times[precision].append((time.perf_counter() - t0) * 1000)
+            for _ in range(3):
+                sess.run(None, feeds)
+            for _ in range(block):
+                t0 = time.perf_counter()
+                sess.run(None, feeds)
+                times[precision].append((time.perf_counter() - t0) * 1000)
     for precision in order:
         results[precision].update(median_ms=round(float(np.median(times[precision])), 2),
                                   p90_ms=round(float(np.percentile(times[precision], 90)), 2),

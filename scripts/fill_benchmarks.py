@@ -148,7 +148,7 @@ def precisions_section(r: dict) -> list[str]:
         runs = max((p["runs"] for p in timed), default=0)
         lines += [(f"Measured {r['timestamp']}. Each precision in its own ONNX Runtime session on {r['provider']} "
                   "(the engine's session "
-                  f"options), all warmed up, then run in turn on the same input for {runs} interleaved rounds, "
+                  f"options), all warmed up, then {runs} timed runs each on the same input in alternating blocks (three passes, rotating order), "
                   "so the machine's load hits them alike. Goal: at most "
                   f"{NETWORK_GOAL_MS:g} ms per 640x360 frame on 2 CPU cores."), "",
                   f"| precision | model | median (ms) | p90 (ms) | vs fp32 | median ≤ {NETWORK_GOAL_MS:g} ms |",

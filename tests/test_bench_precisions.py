@@ -1,4 +1,4 @@
-"""The network alone at every precision (fp32, fp16, int8), timed in one interleaved run by
+"""The network alone at every precision (fp32, fp16, int8), timed side by side in one run by
 `stylecam bench --profile`, and the table scripts/fill_benchmarks.py makes of it.
 
 The variants are real: made from a copy of the shipped models folder by test_precision's fixture
@@ -127,7 +127,7 @@ def test_doc_table_lists_each_precision_with_its_ratio_and_the_25_ms_goal():
     assert rows[1] == "| fp32 | `stylenet.onnx` | **22.0** | 24.0 | 1.00x | yes |"
     assert rows[2] == "| fp16 | `stylenet_fp16.onnx` | **28.3** | 30.0 | 0.93x | **no** |"
     assert rows[3].startswith("| int8 | `stylenet_int8.onnx` | – | – | – | not run: cannot run on cuda")
-    assert "30 interleaved rounds" in text and "[docs/quality.md](quality.md)" in text
+    assert "30 timed runs each" in text and "[docs/quality.md](quality.md)" in text
 
 
 def test_doc_table_says_not_measured_when_the_json_has_no_precisions():
