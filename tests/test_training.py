@@ -278,3 +278,25 @@ def test_warping_error_is_small_for_steady_output_and_large_for_flicker():
     low, high = warping_error(frames, steady, flows), warping_error(frames, flicker, flows)
     assert low < 0.01 and high > 3 * low
     assert warping_error(frames, steady) == pytest.approx(low)  # flows computed on the fly agree
+
+
+def test_train_command_refuses_a_bad_setting_or_checkpoint_before_any_work(tmp_path):
+    """--set and --init-from mistakes fail at once with the fix, not after the teacher cache."""
+    import subprocess
+    import sys
+
+    from stylecam.training.cli import PAINTINGS
+
+    styles = tmp_path / "paintings"
+    styles.mkdir()
+    for p in yaml.safe_load(PAINTINGS.read_text()):
+        (styles / p["file"]).write_bytes(b"")  # only their presence is checked before the settings
+    base = [sys.executable, "-m", "stylecam.cli", "train", "--styles-dir", str(styles),
+            "--cache", str(tmp_path / "cache")]
+    cases = [(["--set", "w_gram=abc"], "w_gram takes a float"),
+             (["--set", "w_nope=1"], "KEY one of"),
+             (["--init-from", str(tmp_path / "missing.pt")], "no such checkpoint")]
+    for extra, message in cases:
+        run = subprocess.run(base + extra, capture_output=True, text=True, timeout=120)
+        assert run.returncode != 0 and message in run.stderr, run.stderr
+    assert not (tmp_path / "cache").exists()  # nothing was built

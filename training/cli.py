@@ -79,11 +79,10 @@ def train_builtin(args, cache: Path) -> int:
     missing = [p["file"] for p in paintings if not (args.styles_dir / p["file"]).exists()]
     if missing:
         raise SystemExit(f"missing paintings in {args.styles_dir}: {', '.join(missing)}")
-    teacher = Teacher(threads=args.threads)
-    vectors = {p["name"]: teacher.style_vector(read_rgb(args.styles_dir / p["file"])) for p in paintings}
-    content = args.content or _default_content(cache)
-    root = build_cache(content, cache / "data", vectors, teacher, size=args.size)
-    cfg = TrainConfig()
+    if args.init_from and not args.init_from.is_file():
+        raise SystemExit(f"--init-from {args.init_from}: no such checkpoint; give a last.pt that "
+                         "`stylecam train` printed after 'checkpoints:'")
+    cfg = TrainConfig()  # settings first: a typo fails now, not after the teacher cache
     if args.steps:
         cfg.steps = args.steps
     if args.batch:
@@ -93,7 +92,15 @@ def train_builtin(args, cache: Path) -> int:
         if key not in vars(cfg) or key == "model" or not value:
             raise SystemExit(f"--set {item}: expected KEY=VALUE with KEY one of "
                              f"{', '.join(k for k in vars(cfg) if k != 'model')}")
-        setattr(cfg, key, type(getattr(cfg, key))(value))
+        try:
+            setattr(cfg, key, type(getattr(cfg, key))(value))
+        except ValueError:
+            raise SystemExit(f"--set {item}: {key} takes a {type(getattr(cfg, key)).__name__}, "
+                             f"e.g. --set {key}={getattr(cfg, key)}") from None
+    teacher = Teacher(threads=args.threads)
+    vectors = {p["name"]: teacher.style_vector(read_rgb(args.styles_dir / p["file"])) for p in paintings}
+    content = args.content or _default_content(cache)
+    root = build_cache(content, cache / "data", vectors, teacher, size=args.size)
     names = [p["name"] for p in paintings]
     ckpt = cache / "checkpoints" / f"{root.name}-{config_key(cfg)}"
     vec = torch.from_numpy(__import__("numpy").stack([vectors[n] for n in names]))
