@@ -104,7 +104,7 @@ def competitor_session(provider: str, threads: int):
     try:
         return _session(path, provider, threads), ver
     except Exception as exc:  # noqa: BLE001 (any ONNX Runtime failure means: cannot run here)
-        raise BenchError(f"{COMPETITOR} cannot run on {provider}: {str(exc).splitlines()[0][:200]}") from None
+        raise BenchError(f"{COMPETITOR} cannot run on {provider}: {_first_line(exc)}") from None
 
 
 # -- ONNX Runtime profile ----------------------------------------------------------------------

@@ -39,6 +39,7 @@ class Student:
 
         manifest = yaml.safe_load((model_dir / "styles.yaml").read_text())
         model = manifest["variants"][variant] if variant else manifest["model"]
+        self.described = f"models/{model}" + (f" ({variant} variant)" if variant else "")
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
@@ -108,7 +109,8 @@ def evaluate(content: Path, styles_dir: Path, model_dir: Path, frames_per_clip: 
         row["ratio_style_distance"] = row["student"]["style_distance"] / row["teacher"]["style_distance"]
         row["ratio_warping_error"] = row["student"]["warping_error"] / row["teacher"]["warping_error"]
         results[name] = row
-    return {"eval_content": [p.name for p in images + videos], "size": "%dx%d" % EVAL_SIZE, "styles": results}
+    return {"eval_content": [p.name for p in images + videos], "size": "%dx%d" % EVAL_SIZE,
+            "student_file": student.described, "styles": results}
 
 
 def to_markdown(res: dict, trained_steps) -> str:
@@ -154,9 +156,6 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     rows = json.loads(a.teacher_from.read_text())["styles"] if a.teacher_from else None
     res = evaluate(a.content, a.styles_dir, a.models, a.frames, a.threads, rows, a.variant)
-    if a.variant:
-        manifest = yaml.safe_load((a.models / "styles.yaml").read_text())
-        res["student_file"] = f"models/{manifest['variants'][a.variant]} ({a.variant} variant)"
     if a.teacher_from:
         res["teacher_from"] = str(a.teacher_from)
     steps = yaml.safe_load((a.models / "styles.yaml").read_text()).get("trained_steps", "?")

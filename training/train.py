@@ -20,6 +20,7 @@ import torch
 from .losses import distill_loss, masked_l1
 from .model import StyleNet
 from .progress import progress
+from .style_features import StylePredictor, style_loss
 from .warp import camera_noise, random_flow, warp
 
 
@@ -114,8 +115,6 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
         log(f"starting from the weights in {init_from} ({base_steps} steps trained)")
     predictor = None
     if cfg.w_gram > 0 or cfg.w_embed > 0:
-        from .style_features import StylePredictor
-
         predictor = StylePredictor()
     rng = np.random.default_rng(cfg.seed + step)
     gen = torch.Generator().manual_seed(cfg.seed + step)
@@ -132,8 +131,6 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
         l_distill = distill_loss(out, target, cfg.w_grad, cfg.w_scales)
         l_style = l_embed = torch.zeros(())
         if predictor is not None:
-            from .style_features import style_loss
-
             l_style, l_embed = style_loss(predictor, out, target, cfg.w_embed, cfg.w_gram)
         flow = random_flow(x.shape[0], x.shape[2], x.shape[3], generator=gen)
         x2, valid = warp(x, flow)
