@@ -158,7 +158,7 @@ class Bench:
         pipe = Pipeline(cfg, self.catalogue, opener=clip_opener(frames, self.args.source_fps), engine=self.engine)
         self.engine = pipe.engine
         stats = RecordingStats(pipe.stats, lambda: pipe.controller.size)
-        pipe.stats = stats
+        pipe.use_stats(stats)
         pipe.add_output("null")
         return pipe.start(), stats
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import preprocess
+from . import engine as engine_mod
 from .bench_source import BenchError
 from .engine import ORT_NAMES, _session
 from .styles import StyleError
@@ -81,9 +81,9 @@ def time_competitor(session, frames: list[np.ndarray], count: int, max_seconds: 
 
     def run_one(frame):
         h, w = frame.shape[:2]
-        x = preprocess.to_blob(_pad4(frame))
+        x = engine_mod.to_blob(_pad4(frame))
         out = session.run(None, {names[0]: x, names[1]: weights})[0]
-        return preprocess.from_output(out[:, :, :h, :w])
+        return engine_mod.from_output(out[:, :, :h, :w])
 
     return _stats(_time_loop(run_one, frames, count, max_seconds))
 
@@ -94,7 +94,7 @@ def time_stylecam_network(engine, vec: np.ndarray, frames: list[np.ndarray], cou
     separates what the architecture saves from what the adaptive size saves."""
 
     def run_one(frame):
-        return preprocess.from_output(engine.run(preprocess.to_blob(_pad4(frame)), vec))
+        return engine_mod.from_output(engine.run(engine_mod.to_blob(_pad4(frame)), vec))
 
     return _stats(_time_loop(run_one, frames, count, max_seconds))
 

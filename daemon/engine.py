@@ -1,5 +1,8 @@
 """Inference stage: the style network on ONNX Runtime, on the best provider that really works.
 
+`Engine.stylize(bgr, vector) -> bgr` is the stage: image <-> tensor conversion (colour order,
+layout, scale, the network's output layout) happens here and nowhere else.
+
 Provider order TensorRT > CUDA > DirectML > CoreML > CPU (configurable). A provider counts as
 usable only after a warm-up run on it succeeds: onnxruntime-gpu lists CUDA as available on a
 machine with no GPU, and silently falls back to CPU when its libraries fail to load.
@@ -13,6 +16,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,23 @@ FIXES = {
 
 class EngineError(RuntimeError):
     pass
+
+
+def to_blob(bgr: np.ndarray) -> np.ndarray:
+    """BGR uint8 HxWx3 -> RGB float32 [1,3,H,W] in 0..1 (one pass: swap, scale, transpose)."""
+    return cv2.dnn.blobFromImage(bgr, scalefactor=1.0 / 255.0, swapRB=True)
+
+
+def from_output(out: np.ndarray, layout: str = "rgb") -> np.ndarray:
+    """Network output (RGB float 0..1) -> BGR uint8 HxWx3. 'subpixel2': [1,12,h,w] where channel
+    c*4+2*i+j is colour c of pixel (2y+i, 2x+j): converted to 8 bits first (one saturating pass),
+    then the pixel shuffle is a uint8 copy (DepthToSpace inside ONNX Runtime cost more)."""
+    if layout == "subpixel2":
+        _, c, h, w = out.shape
+        u8 = cv2.convertScaleAbs(out[0].reshape(c, h * w), alpha=255.0).reshape(3, 2, 2, h, w)[::-1]
+        return np.ascontiguousarray(u8.transpose(3, 1, 4, 2, 0)).reshape(2 * h, 2 * w, 3)
+    chw = out[0, ::-1]  # RGB -> BGR on the channel axis (a view)
+    return cv2.convertScaleAbs(np.ascontiguousarray(chw.transpose(1, 2, 0)), alpha=255.0)
 
 
 @dataclass
@@ -83,7 +104,8 @@ class Engine:
                     sess = _session(model, name, threads)
                 if sess.get_providers()[0] != ORT_NAMES[name]:
                     raise EngineError(f"onnxruntime fell back to {sess.get_providers()[0]}")
-                self._warm_up(sess, warmup_size)
+                self.layout = self._layout(sess)
+                self._warm_up(sess, warmup_size, self.layout)
             except Exception as exc:  # any failure means: not usable here
                 self.choice.skipped[name] = f"warm-up failed: {str(exc).splitlines()[0][:200]} ({FIXES[name]})"
                 continue
@@ -99,7 +121,12 @@ class Engine:
         self.output = self.session.get_outputs()[0].name
 
     @staticmethod
-    def _warm_up(sess, size) -> None:
+    def _layout(sess) -> str:
+        """The output layout, from the model's declared output channels (12: sub-pixels)."""
+        return "subpixel2" if sess.get_outputs()[0].shape[1] == 12 else "rgb"
+
+    @staticmethod
+    def _warm_up(sess, size, layout: str = "rgb") -> None:
         w, h = size
         feeds = {}
         for inp in sess.get_inputs():
@@ -108,9 +135,10 @@ class Engine:
             else:
                 feeds[inp.name] = np.zeros((1, 100), np.float32)
         out = sess.run(None, feeds)[0]
-        if out.shape[-2:] != (h, w):
-            raise EngineError(f"warm-up output has shape {list(out.shape)}, expected [1, 3, {h}, {w}] "
-                              "(not a stylecam style model?)")
+        expected = (1, 12, h // 2, w // 2) if layout == "subpixel2" else (1, 3, h, w)
+        if out.shape != expected:
+            raise EngineError(f"warm-up output has shape {list(out.shape)}, expected {list(expected)} "
+                              "(not a stylecam style model, or a manifest that does not match it?)")
         if not np.isfinite(out).all():
             raise EngineError("warm-up output has non-finite values (NaN or infinity)")
 
@@ -118,7 +146,12 @@ class Engine:
     def provider(self) -> str:
         return self.choice.name
 
+    def stylize(self, bgr: np.ndarray, style: np.ndarray | None) -> np.ndarray:
+        """BGR uint8 HxWx3 (sides multiples of the model's stride) -> stylized BGR uint8, same size."""
+        return from_output(self.run(to_blob(bgr), style), self.layout)
+
     def run(self, image: np.ndarray, style: np.ndarray | None) -> np.ndarray:
+        """The raw network: [1,3,H,W] float RGB 0..1 -> its output tensor (see `layout`)."""
         feeds = {self.inputs[0]: image}
         if len(self.inputs) > 1:
             feeds[self.inputs[1]] = style.reshape(1, -1).astype(np.float32, copy=False)

@@ -12,16 +12,14 @@ import threading
 import time
 from dataclasses import replace
 
-import numpy as np
 
-from . import postprocess, preprocess
 from .adaptive import ResolutionController, size_ladder
 from .capture import Capture, open_source
 from .config import Config, parse_size
 from .engine import Engine
+from .framepath import FramePath, FrameSettings, StyleFade
 from .outputs import Output, OutputError, create_output
 from .slots import LatestSlot
-from .smoothing import make_smoother
 from .stats import Stats
 from .styles import Catalogue
 
@@ -42,13 +40,10 @@ class Pipeline:
         self.done = threading.Event()
         self.style = replace(cfg.style)
         style = catalogue.get(self.style.name)
-        self._vec_from = self._vec_to = style.vector
-        self._style_gain = style.default_strength  # the manifest's default_strength scales strength
-        self._fade_start, self._fade_ms = 0.0, 0.0
-        self.smoother = make_smoother(self.style.smoothing)
-        self.upsampler = postprocess.Upsampler()
+        self.fade = StyleFade(style.vector, style.default_strength)  # default_strength scales strength
         self.engine = engine or Engine(catalogue.model_for(cfg.processing.precision), cfg.processing.providers,
                                        cfg.processing.threads)
+        self.path = FramePath(self.engine, self.out_size, smoothing=self.style.smoothing, stats=self.stats)
         aspect = self.out_size[0] / self.out_size[1]
         ladder = size_ladder(parse_size(cfg.processing.max_size), parse_size(cfg.processing.min_size),
                              aspect, max(8, catalogue.stride))
@@ -62,6 +57,10 @@ class Pipeline:
         self._worker = threading.Thread(target=self._work, name="worker", daemon=True)
         self.stats.set(provider=self.engine.provider, providers_skipped=self.engine.choice.skipped,
                        precision=cfg.processing.precision)
+
+    def use_stats(self, stats: Stats) -> None:
+        """Record timings and counters into `stats` from now on (the bench's recording Stats)."""
+        self.stats = self.path.stats = stats
 
     # -- lifecycle --------------------------------------------------------------
     def add_output(self, out: Output | str) -> Output:
@@ -110,12 +109,8 @@ class Pipeline:
     def set_style(self, name: str, transition_ms: int | None = None) -> None:
         style = self.catalogue.get(name)
         with self._lock:
-            now = time.monotonic()
             ms = self.style.transition_ms if transition_ms is None else transition_ms
-            self._vec_from = self._current_vector(now)
-            self._vec_to = style.vector
-            self._style_gain = style.default_strength
-            self._fade_start, self._fade_ms = now, float(ms)
+            self.fade.switch(style.vector, style.default_strength, ms)
             self.style.name = name
 
     def set_params(self, **params) -> None:
@@ -124,19 +119,10 @@ class Pipeline:
                 if key == "target_fps":
                     self.controller.set_target(float(value))
                 elif key == "smoothing":
-                    self.smoother = make_smoother(value)
+                    self.path.set_smoothing(value)
                     self.style.smoothing = value
                 else:
                     setattr(self.style, key, value)
-
-    def _current_vector(self, now: float) -> np.ndarray:
-        if self._fade_ms <= 0:
-            return self._vec_to
-        t = min(1.0, (now - self._fade_start) * 1000.0 / self._fade_ms)
-        if t >= 1.0:
-            self._fade_ms = 0.0
-            return self._vec_to
-        return (1 - t) * self._vec_from + t * self._vec_to
 
     # -- the per-frame path ---------------------------------------------------------
     def _work(self) -> None:
@@ -162,34 +148,17 @@ class Pipeline:
         t0 = time.perf_counter()
         with self._lock:
             style = replace(self.style)
-            vec = self._current_vector(time.monotonic())
-            gain = self._style_gain
-            smoother, outputs = self.smoother, list(self.outputs)
-        guide = preprocess.fit_to(frame.image, self.out_size)
-        if frame.placeholder or not style.enabled:
-            smoother.reset()
-            result = postprocess.finish(guide, guide, mirror=style.mirror and not frame.placeholder)
-            t4 = time.perf_counter()
-        else:
-            small = preprocess.shrink(guide, self.controller.size)
-            blob = preprocess.to_blob(small)
-            t1 = time.perf_counter()
-            out = preprocess.from_output(self.engine.run(blob, vec))
-            t2 = time.perf_counter()
-            out = smoother.apply(out, small)
-            t3 = time.perf_counter()
-            full = self.upsampler(out, small, guide)
-            result = postprocess.finish(full, guide, strength=style.strength * gain,
-                                        keep_color=style.preserve_color, mirror=style.mirror)
-            t4 = time.perf_counter()
-            st.stage("preprocess", (t1 - t0) * 1000)
-            st.stage("inference", (t2 - t1) * 1000)
-            st.stage("smoothing", (t3 - t2) * 1000)
-            st.stage("postprocess", (t4 - t3) * 1000)
-            self.controller.observe((t4 - t0) * 1000)
-        for o in outputs:
-            o.send(result)
-        st.stage("output", (time.perf_counter() - t4) * 1000)
+            settings = FrameSettings(vector=self.fade.vector(), proc_size=self.controller.size,
+                                     strength=style.strength * self.fade.gain,
+                                     keep_color=style.preserve_color, mirror=style.mirror,
+                                     enabled=style.enabled)
+            outputs = list(self.outputs)
+        result = self.path(frame.image, settings, placeholder=frame.placeholder)
+        if style.enabled and not frame.placeholder:
+            self.controller.observe((time.perf_counter() - t0) * 1000)
+        with st.timer("output"):
+            for o in outputs:
+                o.send(result)
         st.stage("capture", self.capture.read_ms)
         st.frame_done(frame.captured_at)
 

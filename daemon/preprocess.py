@@ -1,5 +1,5 @@
-"""Preprocess stage: fit the camera frame to the output size (crop, never stretch), shrink it
-to the processing size, and make the network input (RGB NCHW float32 0..1) in one call."""
+"""Preprocess stage: fit the camera frame to the output size (crop, never stretch) and shrink
+it to the processing size. (The network's tensor conversion is the engine's.)"""
 from __future__ import annotations
 
 import cv2
@@ -28,15 +28,3 @@ def shrink(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     while frame.shape[1] >= 4 * size[0] and frame.shape[0] >= 4 * size[1]:
         frame = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2), interpolation=cv2.INTER_AREA)
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-
-
-def to_blob(small_bgr: np.ndarray) -> np.ndarray:
-    """BGR uint8 HxWx3 -> RGB float32 [1,3,H,W] in 0..1 (one pass: swap, scale, transpose)."""
-    return cv2.dnn.blobFromImage(small_bgr, scalefactor=1.0 / 255.0, swapRB=True)
-
-
-def from_output(out: np.ndarray) -> np.ndarray:
-    """Network output RGB float [1,3,H,W] -> BGR uint8 HxWx3."""
-    chw = out[0, ::-1]  # RGB -> BGR on the channel axis (a view)
-    hwc = np.clip(chw.transpose(1, 2, 0) * 255.0 + 0.5, 0, 255)
-    return np.ascontiguousarray(hwc, dtype=np.uint8)

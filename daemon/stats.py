@@ -1,6 +1,7 @@
 """Timing and counters as data: the pipeline records, /status and `stylecam bench` read."""
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -24,6 +25,15 @@ class Stats:
     def stage(self, name: str, ms: float) -> None:
         with self._lock:
             self.stage_ms[name].append(ms)
+
+    @contextlib.contextmanager
+    def timer(self, name: str):
+        """`with stats.timer("inference"): ...` records the block's wall time as that stage."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage(name, (time.perf_counter() - t0) * 1000)
 
     def frame_done(self, captured_at: float) -> None:
         now = time.monotonic()

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import postprocess, preprocess
 from .adaptive import size_ladder
 from .config import (
     PRECISIONS,
@@ -27,7 +26,7 @@ from .config import (
     ConfigError,
     parse_size,
 )
-from .smoothing import make_smoother
+from .framepath import FramePath, FrameSettings
 
 VIDEO_EXTS = (".mp4", ".mkv", ".mov", ".m4v", ".avi")
 
@@ -49,24 +48,14 @@ def processing_size(frame_size: tuple[int, int], max_size: tuple[int, int], stri
 
 
 class FrameStylizer:
-    """One frame at a time through the live pipeline's stages; `out_size` is the input's size
-    and the input frame is the upsampler's guide."""
+    """The daemon's frame path (framepath.FramePath) with the fixed settings of one file."""
 
-    def __init__(self, engine, vector: np.ndarray, proc_size: tuple[int, int], out_size: tuple[int, int], *,
-                 smoothing: str = "off", strength: float = 1.0, keep_color: bool = False):
-        self.engine, self.vector = engine, vector
-        self.proc_size, self.out_size = proc_size, out_size
-        self.strength, self.keep_color = strength, keep_color
-        self.smoother = make_smoother(smoothing)
-        self.upsampler = postprocess.Upsampler()
+    def __init__(self, path: FramePath, settings: FrameSettings):
+        self.path, self.settings = path, settings
+        self.proc_size = settings.proc_size
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        guide = preprocess.fit_to(frame, self.out_size)
-        small = preprocess.shrink(guide, self.proc_size)
-        out = preprocess.from_output(self.engine.run(preprocess.to_blob(small), self.vector))
-        out = self.smoother.apply(out, small)
-        full = self.upsampler(out, small, guide)
-        return postprocess.finish(full, guide, strength=self.strength, keep_color=self.keep_color)
+        return self.path(frame, self.settings)
 
 
 # -- checks that name the fix -------------------------------------------------------------------
@@ -317,9 +306,10 @@ def stylize_file(src: Path, dst: Path, settings: Settings, catalogue=None) -> di
 
     def make_stylizer(size):
         proc = processing_size(size, settings.max_size, stride, catalogue.min_size)
-        return FrameStylizer(engine, vector, proc, size, smoothing=settings.smoothing,
-                             strength=settings.strength * style.default_strength,
-                             keep_color=settings.keep_color)
+        return FrameStylizer(FramePath(engine, size, smoothing=settings.smoothing),
+                             FrameSettings(vector=vector, proc_size=proc,
+                                           strength=settings.strength * style.default_strength,
+                                           keep_color=settings.keep_color))
 
     if kind == "image":
         info = stylize_image(media, dst, make_stylizer)

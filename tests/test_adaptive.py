@@ -117,9 +117,9 @@ class SlowedEngine:
         self.provider = engine.provider
         self.sizes: list[tuple[int, int]] = []
 
-    def run(self, image, style):
-        out = self.engine.run(image, style)
-        h, w = image.shape[-2:]
+    def stylize(self, image, style):
+        out = self.engine.stylize(image, style)
+        h, w = image.shape[:2]
         self.sizes.append((w, h))
         time.sleep(self.us_per_pixel * w * h / 1e6)
         return out

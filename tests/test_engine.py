@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from conftest import build_tiny_model, make_config, read_frames
 from stylecam import preprocess
+from stylecam import engine as engine_mod
 from stylecam.engine import Engine, EngineError
 from stylecam.pipeline import Pipeline
 
@@ -54,17 +55,17 @@ def test_real_model_stylizes_at_every_processing_size(catalogue, engine, bikes_c
     vec = catalogue.get("starry_night").vector
     for w, h in [(128, 72), (256, 144), (320, 180)]:
         small = preprocess.shrink(frame, (w, h))
-        out = engine.run(preprocess.to_blob(small), vec)
+        out = engine.run(engine_mod.to_blob(small), vec)
         assert out.shape == (1, 3, h, w) and out.dtype == np.float32
         assert np.isfinite(out).all()
-        result = preprocess.from_output(out)
+        result = engine_mod.from_output(out)
         assert result.shape == small.shape and result.dtype == np.uint8
         assert np.abs(result.astype(np.int16) - small).mean() > 10  # the picture changed
 
 
 def test_styles_give_different_pictures(catalogue, engine, bikes_clip):
     small = read_frames(bikes_clip, 1, (256, 144))[0]
-    blob = preprocess.to_blob(small)
+    blob = engine_mod.to_blob(small)
     a = engine.run(blob, catalogue.get(catalogue.names[0]).vector)
     b = engine.run(blob, catalogue.get(catalogue.names[1]).vector)
     assert not np.array_equal(a, b)
@@ -72,10 +73,10 @@ def test_styles_give_different_pictures(catalogue, engine, bikes_clip):
 
 def test_blob_round_trip_keeps_the_picture(bikes_clip):
     small = read_frames(bikes_clip, 1, (256, 144))[0]
-    blob = preprocess.to_blob(small)
+    blob = engine_mod.to_blob(small)
     assert blob.shape == (1, 3, 144, 256) and blob.dtype == np.float32
     assert np.allclose(blob[0, 0], small[..., 2] / 255.0)  # RGB order for the network
-    assert np.array_equal(preprocess.from_output(blob), small)
+    assert np.array_equal(engine_mod.from_output(blob), small)
 
 
 def test_fit_to_crops_instead_of_stretching():

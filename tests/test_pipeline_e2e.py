@@ -23,6 +23,7 @@ from conftest import (
     wait_for,
     write_clip,
 )
+from stylecam.framepath import StyleFade
 from stylecam.pipeline import Pipeline
 from stylecam.styles import Catalogue, Style
 
@@ -157,18 +158,17 @@ def test_style_cross_fade_ends_at_the_new_style(virtualcam, bikes_clip, tmp_path
     assert len(between) >= 3, "no frames between the two styles: the switch was a cut, not a fade"
 
 
-def test_switch_during_a_fade_starts_from_what_is_on_screen(catalogue, engine):
-    pipe = Pipeline(make_config(), catalogue, engine=engine)  # not started: the vector maths only
+def test_switch_during_a_fade_starts_from_what_is_on_screen(catalogue):
     a, b, c = (catalogue.get(n).vector for n in ("starry_night", "udnie", "great_wave"))
-    pipe.set_style("udnie", 1000)
-    start = pipe._fade_start
-    half = pipe._current_vector(start + 0.5)
+    fade = StyleFade(a)
+    fade.switch(b, 1.0, 1000, now=100.0)
+    half = fade.vector(100.5)
     assert np.allclose(half, (a + b) / 2, atol=1e-5)
-    pipe._fade_start -= 0.5  # half-way now
-    pipe.set_style("great_wave", 1000)
-    assert np.allclose(pipe._vec_from, half, atol=1e-2)  # no jump back to a or on to b
-    assert np.array_equal(pipe._current_vector(pipe._fade_start + 1.0), c)
-    assert np.array_equal(pipe._current_vector(pipe._fade_start + 5.0), c)
+    fade.switch(c, 1.0, 1000, now=100.5)  # half-way through the first fade
+    assert np.allclose(fade.vector(100.5), half, atol=1e-6)  # no jump back to a or on to b
+    assert np.allclose(fade.vector(101.0), (half + c) / 2, atol=1e-5)
+    assert np.array_equal(fade.vector(101.5), c) and not fade.fading
+    assert np.array_equal(fade.vector(105.0), c)
 
 
 # -- the command line, in a real subprocess --------------------------------------------------------------

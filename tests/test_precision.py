@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import yaml
 from conftest import make_config, probe, read_frames, write_clip
-from stylecam import cli, preprocess
+from stylecam import cli
+from stylecam import engine as engine_mod
 from stylecam.engine import Engine
 from stylecam.paths import models_dir
 from stylecam.pipeline import Pipeline
@@ -73,7 +74,7 @@ def variant_catalogue(variant_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def frame_blob(bikes_clip) -> np.ndarray:
     """One real frame of bikes.mp4 at a processing size, as the engine takes it."""
-    return preprocess.to_blob(read_frames(bikes_clip, 1, (128, 72))[0])
+    return engine_mod.to_blob(read_frames(bikes_clip, 1, (128, 72))[0])
 
 
 # -- the catalogue ------------------------------------------------------------------------------------

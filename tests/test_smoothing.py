@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 from conftest import read_frames
 from stylecam import preprocess
+from stylecam import engine as engine_mod
 from stylecam.smoothing import make_smoother
 
 SIZE = (256, 144)  # a processing size
 
 
 def stylize_all(engine, vec, frames):
-    return [preprocess.from_output(engine.run(preprocess.to_blob(f), vec)) for f in frames]
+    return [engine_mod.from_output(engine.run(engine_mod.to_blob(f), vec)) for f in frames]
 
 
 def smooth(mode: str, stylized, inputs):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from conftest import build_tiny_model, read_frames
 from stylecam import preprocess
+from stylecam import engine as engine_mod
 from stylecam.engine import Engine
 from stylecam.postprocess import Upsampler, finish
 
@@ -31,7 +32,7 @@ def frames(bikes_clip):
 
 
 def stylize(engine, vec, img):
-    return preprocess.from_output(engine.run(preprocess.to_blob(img), vec))
+    return engine_mod.from_output(engine.run(engine_mod.to_blob(img), vec))
 
 
 def upsample_both(stylize_fn, full: np.ndarray, factor: int):
