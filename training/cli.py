@@ -106,9 +106,9 @@ def train_builtin(args, cache: Path) -> int:
     vec = torch.from_numpy(__import__("numpy").stack([vectors[n] for n in names]))
     if args.export_only:
         state = torch.load(ckpt / "last.pt", map_location="cpu")
-        from .model import StyleNet
+        from .model import build
 
-        net = StyleNet(**state["config"]["model"])
+        net = build(state["config"]["model"])
         net.load_state_dict(state["model"])
         steps = state["step"] + state.get("base_steps", 0)
     else:

@@ -50,11 +50,15 @@ def list_content(folder: Path) -> tuple[list[Path], list[Path]]:
     return images, videos
 
 
-def random_crop(rgb: np.ndarray, size: int, rng: np.random.Generator, box=None):
-    """Scale so the short side is 1.0-1.6x the crop size, then cut a size x size window."""
+ZOOM = (1.0, 2.8)  # a 256 crop of a 1280x720 frame is zoom 2.8: the scale the daemon paints at
+
+
+def random_crop(rgb: np.ndarray, size: int, rng: np.random.Generator, box=None, zoom=ZOOM):
+    """Scale so the short side is zoom[0]-zoom[1] x the crop size, then cut a size x size
+    window."""
     h, w = rgb.shape[:2]
     if box is None:
-        short = size * rng.uniform(1.0, 1.6)
+        short = size * rng.uniform(*zoom)
         scale = short / min(h, w)
         nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
         y, x = rng.integers(0, nh - size + 1), rng.integers(0, nw - size + 1)
@@ -88,18 +92,18 @@ def occlusion_mask(flow_ba: np.ndarray, flow_ab: np.ndarray, tol: float = 0.01, 
     return (diff <= tol * mag + slack).astype(np.float32)
 
 
-def _content_key(images, videos, size, per_image, seed) -> str:
+def _content_key(images, videos, size, per_image, seed, zoom) -> str:
     h = hashlib.sha1(json.dumps([[str(p) for p in images], [str(p) for p in videos],
-                                 size, per_image, seed]).encode())
+                                 size, per_image, seed, list(zoom)]).encode())
     return h.hexdigest()[:12]
 
 
 def build_cache(content: Path, cache: Path, styles: dict[str, np.ndarray], teacher,
                 size: int = 256, per_image: int = 24, frames_per_clip: int = 80,
-                pairs_per_clip: int = 30, seed: int = 0) -> Path:
+                pairs_per_clip: int = 30, seed: int = 0, zoom=ZOOM) -> Path:
     """Crops, video pairs and teacher targets in cache/<key>/. Reuses what is already there."""
     images, videos = list_content(content)
-    key = _content_key(images, videos, size, per_image, seed)
+    key = _content_key(images, videos, size, per_image, seed, zoom)
     root = Path(cache) / key
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -107,15 +111,15 @@ def build_cache(content: Path, cache: Path, styles: dict[str, np.ndarray], teach
         crops, pa, pb, pf, pm = [], [], [], [], []
         for p in progress(images, desc="crops from photos"):
             rgb = read_rgb(p)
-            crops += [random_crop(rgb, size, rng)[0] for _ in range(per_image)]
+            crops += [random_crop(rgb, size, rng, zoom=zoom)[0] for _ in range(per_image)]
         for p in progress(videos, desc="crops from clips"):
             frames = read_frames(p)
             if len(frames) < 2:
                 continue
             for i in np.linspace(0, len(frames) - 1, min(frames_per_clip, len(frames))).astype(int):
-                crops.append(random_crop(frames[i], size, rng)[0])
+                crops.append(random_crop(frames[i], size, rng, zoom=zoom)[0])
             for i in rng.integers(0, len(frames) - 1, size=pairs_per_clip):
-                a, box = random_crop(frames[i], size, rng)
+                a, box = random_crop(frames[i], size, rng, zoom=zoom)
                 b, _ = random_crop(frames[i + 1], size, rng, box)
                 f_ba, f_ab = dis_flow(b, a), dis_flow(a, b)
                 pa.append(a), pb.append(b), pf.append(f_ba.astype(np.float16))

@@ -8,21 +8,38 @@ import numpy as np
 import torch
 import yaml
 
-from .model import BORDER, STRIDE, STYLE_DIM, StyleNet
+from .model import BORDER, STYLE_DIM, StyleNet, build
 
 MODEL_FILE = "stylenet.onnx"
 WEIGHTS_FILE = "stylenet_weights.npz"
+
+
+class _Packed(torch.nn.Module):
+    """The scale-2 network without its final pixel shuffle: ONNX output [1,12,H/2,W/2]."""
+
+    def __init__(self, net: StyleNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, image, style):
+        return self.net(image, style, packed=True)
+
+
+def output_layout(net: StyleNet) -> str:
+    """How the ONNX output is laid out (the manifest's `output`, read by the engine)."""
+    return "subpixel2" if net.scale == 2 else "rgb"
 
 
 def export_onnx(net: StyleNet, path: Path, opset: int = 17) -> None:
     net = net.eval()
     x = torch.rand(1, 3, 128, 160)
     s = torch.zeros(1, STYLE_DIM)
+    module = _Packed(net) if net.scale == 2 else net
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            net, (x, s), str(path), input_names=["image", "style"], output_names=["stylized"],
-            dynamic_axes={"image": {2: "height", 3: "width"}, "stylized": {2: "height", 3: "width"}},
+            module, (x, s), str(path), input_names=["image", "style"], output_names=["stylized"],
+            dynamic_axes={"image": {2: "height", 3: "width"}, "stylized": {2: "out_height", 3: "out_width"}},
             opset_version=opset, dynamo=False, do_constant_folding=True,
         )
 
@@ -34,23 +51,27 @@ def save_weights(net: StyleNet, path: Path) -> None:
 
 
 def load_weights(path: Path, config: dict) -> StyleNet:
-    net = StyleNet(**config)
+    net = build(config)
     with np.load(path) as data:
         net.load_state_dict({k: torch.from_numpy(data[k]) for k in data.files})
     return net.eval()
 
 
-def write_manifest(out_dir: Path, styles: list[dict], config: dict, extra: dict | None = None) -> Path:
+def write_manifest(out_dir: Path, styles: list[dict], net: StyleNet, extra: dict | None = None) -> Path:
     """styles: [{name, title, artist, year, default_strength, vector}]"""
     manifest = {
         "format": 1,
         "model": MODEL_FILE,
         "weights": WEIGHTS_FILE,
-        "architecture": config,
-        "stride": STRIDE,
-        "min_size": 2 * BORDER + STRIDE,
+        "architecture": net.config,
+        "stride": net.stride,
+        "min_size": net.scale * 2 * BORDER + net.stride,
+        "output": output_layout(net),
         "inputs": {"image": "float32 NCHW RGB 0..1, H and W multiples of stride",
                    "style": f"float32 [1,{STYLE_DIM}] style vector"},
+        "outputs": {"rgb": "stylized: float32 [1,3,H,W] RGB 0..1",
+                    "subpixel2": "stylized: float32 [1,12,H/2,W/2] RGB 0..1, channel c*4+2*i+j "
+                                 "is colour c of pixel (2y+i, 2x+j) (ONNX DepthToSpace, CRD)"}[output_layout(net)],
         "styles": [
             {**{k: s[k] for k in ("name", "title", "artist", "year", "default_strength")},
              "vector": [round(float(v), 6) for v in s["vector"]]}
@@ -68,4 +89,4 @@ def export_all(net: StyleNet, out_dir: Path, styles: list[dict], extra: dict | N
     out_dir.mkdir(parents=True, exist_ok=True)
     export_onnx(net, out_dir / MODEL_FILE)
     save_weights(net, out_dir / WEIGHTS_FILE)
-    write_manifest(out_dir, styles, net.config, extra)
+    write_manifest(out_dir, styles, net, extra)

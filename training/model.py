@@ -1,7 +1,15 @@
 """The student network: a small conditional style network built for CPU speed.
 
 Encoder: two stride-2 convs (zero padding inside Conv), body of inverted-residual blocks at
-1/4 resolution, decoder: nearest upsample + depthwise-separable convs (no transposed convs).
+1/4 resolution of what the encoder sees, decoder: upsample + depthwise-separable convs (no
+transposed convs).
+
+With `scale=2` (the shipped design) the network takes the frame at the size it publishes,
+runs encoder, body and decoder on the frame averaged down 2x, and renders the last step at full
+resolution: a detail head sees the decoder's features beside the full-resolution pixels
+(space-to-depth, so no convolution runs at full resolution) and predicts 2x2 sub-pixel detail
+(pixel shuffle) on top of a bilinear upscale of the half-resolution painting. Bilinear
+upsampling everywhere: nearest upsampling left a 2-pixel block grid in the output.
 Every normalisation is InstanceNorm whose scale and shift come from the style vector
 (conditional instance norm), so one network holds every style and a cross-fade is an
 interpolated vector. A single reflect pad on the 3-channel input (cut off again at the end)
@@ -72,41 +80,93 @@ class InvertedResidual(nn.Module):
 
 
 class UpsampleSeparable(nn.Module):
-    """Nearest x2 upsample, then depthwise 3x3 + pointwise 1x1 (cheap at high resolution)."""
+    """x2 upsample (nearest or bilinear), then depthwise 3x3 + pointwise 1x1 (cheap at high
+    resolution)."""
 
-    def __init__(self, cin: int, cout: int):
+    def __init__(self, cin: int, cout: int, mode: str = "nearest"):
         super().__init__()
         self.depthwise = nn.Conv2d(cin, cin, 3, 1, 1, groups=cin, bias=False)
         self.pointwise = ConvNormAct(cin, cout, 1)
+        self.mode = mode
 
     def forward(self, x, style):
-        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        if self.mode == "nearest":
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        else:
+            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
         return self.pointwise(self.depthwise(x), style)
 
 
+class DetailHead(nn.Module):
+    """Full-resolution rendering from half-resolution features, without a convolution at full
+    resolution: the decoder's features (3x3) and the full-resolution pixels (a 2x2 stride-2
+    conv, i.e. a 1x1 over their space-to-depth) make 4 sub-pixels x RGB per half-resolution
+    position, added to the bilinear x2 upscale of the half-resolution painting (computed as
+    four fixed phase filters at half resolution), then sigmoid. The pixel shuffle to [N,3,H,W]
+    is left to the caller: the runtime does it while converting to 8-bit (ONNX Runtime's
+    DepthToSpace at 1280x720 cost as much as the rest of the head). The learned
+    part starts at zero: the output starts as the bilinear upscale."""
+
+    def __init__(self, cin: int, hidden: int):
+        super().__init__()
+        self.mix = nn.Conv2d(cin, hidden, 3, 1, 1)
+        self.pixels = nn.Conv2d(3, hidden, 2, 2, bias=False)
+        self.out = nn.Conv2d(hidden, 12, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+        taps = torch.tensor([[0.25, 0.75, 0.0], [0.0, 0.75, 0.25]])
+        phases = torch.stack([torch.outer(taps[i], taps[j]) for i in range(2) for j in range(2)])
+        self.register_buffer("phases", phases[:, None].repeat(3, 1, 1, 1), persistent=False)
+
+    def forward(self, feats: torch.Tensor, logits: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        hidden = F.relu(self.mix(feats) + self.pixels(image))
+        base = F.conv2d(F.pad(logits, (1, 1, 1, 1), mode="replicate"), self.phases, groups=3)
+        return torch.sigmoid(base + self.out(hidden))  # [N, 12, H/2, W/2]: RGB x 2x2 sub-pixels
+
+
 class StyleNet(nn.Module):
-    """image [N,3,H,W] in 0..1 (H, W multiples of 4) + style [N,100] -> stylized [N,3,H,W]."""
+    """image [N,3,H,W] in 0..1 (H, W multiples of `stride`) + style [N,100] -> stylized
+    [N,3,H,W]. scale=1: the whole network at the input size (the first design); scale=2:
+    half-resolution body, full-resolution detail head (see the module docstring)."""
 
     def __init__(self, width: int = 32, blocks: int = 5, expand: int = 4, stem: int = 16,
-                 fine: int = 8):
+                 fine: int = 8, scale: int = 1, upsample: str = "nearest", detail: int = 16):
         super().__init__()
+        if scale not in (1, 2):
+            raise ValueError(f"scale must be 1 or 2, got {scale}")
         self.config = dict(width=width, blocks=blocks, expand=expand, stem=stem, fine=fine)
+        if scale != 1:  # the first design's checkpoints carry only the five keys above
+            self.config.update(scale=scale, upsample=upsample, detail=detail)
+        self.scale = scale
         self.stem = ConvNormAct(3, stem, 5, stride=2)
         self.down = ConvNormAct(stem, width, 3, stride=2)
         self.body = nn.ModuleList(InvertedResidual(width, expand) for _ in range(blocks))
-        self.up1 = UpsampleSeparable(width, stem)
-        self.up2 = UpsampleSeparable(stem, fine)
+        self.up1 = UpsampleSeparable(width, stem, upsample)
+        self.up2 = UpsampleSeparable(stem, fine, upsample)
         self.head = nn.Conv2d(fine, 3, 3, 1, 1)
+        self.detail = DetailHead(fine, detail) if scale == 2 else None
 
-    def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        x = F.pad(image, (BORDER, BORDER, BORDER, BORDER), mode="reflect")
+    @property
+    def stride(self) -> int:
+        return STRIDE * self.scale
+
+    def forward(self, image: torch.Tensor, style: torch.Tensor, packed: bool = False) -> torch.Tensor:
+        """packed (scale 2 only): return [N,12,H/2,W/2], the sub-pixels before pixel shuffle
+        (what the exported ONNX model returns)."""
+        x = F.avg_pool2d(image, 2) if self.scale == 2 else image
+        x = F.pad(x, (BORDER, BORDER, BORDER, BORDER), mode="reflect")
         x = self.down(self.stem(x, style), style)
         for block in self.body:
             x = block(x, style)
         x = self.up2(self.up1(x, style), style)
-        x = torch.sigmoid(self.head(x))
-        return x[:, :, BORDER:-BORDER, BORDER:-BORDER]
+        logits = self.head(x)[:, :, BORDER:-BORDER, BORDER:-BORDER]
+        if self.detail is None:
+            return torch.sigmoid(logits)
+        out = self.detail(x[:, :, BORDER:-BORDER, BORDER:-BORDER], logits, image)
+        return out if packed else F.pixel_shuffle(out, 2)
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+def build(config: dict) -> StyleNet:
+    """The network a manifest's or checkpoint's `architecture`/`model` dict describes."""
+    return StyleNet(**config)
+

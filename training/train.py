@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .losses import distill_loss, masked_l1
-from .model import StyleNet
+from .model import StyleNet, build
 from .progress import progress
 from .style_features import StylePredictor, style_loss
 from .warp import camera_noise, random_flow, warp
@@ -38,7 +38,9 @@ class TrainConfig:
     w_video: float = 0.3
     checkpoint_every: int = 250
     seed: int = 0
-    model: dict = field(default_factory=lambda: dict(width=32, blocks=5, expand=4, stem=16, fine=8))
+    # scale 2: half-resolution body, full-resolution detail head (training/model.py)
+    model: dict = field(default_factory=lambda: dict(width=32, blocks=5, expand=4, stem=16, fine=8,
+                                                     scale=2, upsample="bilinear", detail=16))
 
 
 class Data:
@@ -100,7 +102,7 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
     """
     torch.manual_seed(cfg.seed)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    net = StyleNet(**cfg.model)
+    net = build(cfg.model)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     step, last, base_steps = 0, ckpt_dir / "last.pt", 0
     if last.exists():
@@ -109,10 +111,13 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
         step, base_steps = state["step"], state.get("base_steps", 0)
         log(f"resumed from {last} at step {step}")
     elif init_from is not None:
-        state = torch.load(init_from, map_location="cpu")
-        net.load_state_dict(state["model"])
-        base_steps = state["step"] + state.get("base_steps", 0)
-        log(f"starting from the weights in {init_from} ({base_steps} steps trained)")
+        weights, base_steps = load_init(init_from)
+        missing, unexpected = net.load_state_dict(weights, strict=False)
+        if unexpected:
+            raise ValueError(f"--init-from {init_from}: weights of another network "
+                             f"({', '.join(unexpected[:3])}...); give a stylecam checkpoint")
+        new = f"; new layers start fresh: {', '.join(sorted({k.rsplit('.', 1)[0] for k in missing}))}" if missing else ""
+        log(f"starting from the weights in {init_from} ({base_steps} steps trained){new}")
     predictor = None
     if cfg.w_gram > 0 or cfg.w_embed > 0:
         predictor = StylePredictor()
@@ -166,6 +171,20 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
             log(f"stopping at step {done} (time limit); run again to resume")
             break
     return net
+
+
+def load_init(path: Path) -> tuple[dict, int]:
+    """(state dict, steps trained) from a checkpoint (last.pt) or shipped weights (.npz with
+    the manifest beside it), so a new design can start from the shipped network's body."""
+    if path.suffix == ".npz":
+        import yaml
+
+        manifest = path.parent / "styles.yaml"
+        steps = yaml.safe_load(manifest.read_text()).get("trained_steps", 0) if manifest.exists() else 0
+        with np.load(path) as data:
+            return {k: torch.from_numpy(data[k]) for k in data.files}, int(steps)
+    state = torch.load(path, map_location="cpu")
+    return state["model"], state["step"] + state.get("base_steps", 0)
 
 
 def save_checkpoint(net, opt, step, cfg, path: Path, base_steps: int = 0) -> None:
