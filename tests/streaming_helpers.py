@@ -88,6 +88,41 @@ class Daemon:
         stop_process(self.proc)
         self._log.close()
 
+    def kill(self) -> None:
+        """A crash: SIGKILL to the daemon alone (not its process group), then reap it."""
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._log.close()
+
+    def ffmpeg_pids(self) -> list[int]:
+        """The PIDs of the daemon's ffmpeg children."""
+        import psutil
+
+        try:
+            kids = psutil.Process(self.proc.pid).children()
+        except psutil.NoSuchProcess:
+            return []
+        return [p.pid for p in kids if _name(p) == "ffmpeg"]
+
+
+def _name(proc) -> str:
+    import psutil
+
+    try:
+        return proc.name()
+    except psutil.Error:
+        return ""
+
+
+def process_gone(pid: int) -> bool:
+    """True once `pid` has exited (a zombie nobody reaped yet counts as gone)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
 
 # -- nginx-rtmp ------------------------------------------------------------------------------
 def rtmp_module() -> str | None:
