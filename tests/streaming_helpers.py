@@ -135,9 +135,10 @@ def need_nginx_rtmp() -> None:
 
 
 class Nginx:
-    """nginx-rtmp on 127.0.0.1:port recording every published stream into record_dir."""
+    """nginx-rtmp on 127.0.0.1:port recording every published stream into record_dir (unless
+    record=False: a long soak would fill the disk)."""
 
-    def __init__(self, workdir: Path, port: int):
+    def __init__(self, workdir: Path, port: int, record: bool = True):
         self.dir, self.port = Path(workdir), port
         self.dir.mkdir(parents=True, exist_ok=True)
         # nginx's workers run as nobody, who cannot enter pytest's private (0700) tmp dirs
@@ -157,9 +158,7 @@ rtmp {{
         listen 127.0.0.1:{port};
         application live {{
             live on;
-            record all;
-            record_path {self.record_dir};
-            record_unique on;
+            {f"record all; record_path {self.record_dir}; record_unique on;" if record else "record off;"}
         }}
     }}
 }}
