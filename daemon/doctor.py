@@ -243,7 +243,7 @@ def _is_loopback(dev: str) -> bool:
 
 def check_cameras() -> list[Check]:
     try:
-        import cv2
+        import cv2  # noqa: F401  (is OpenCV there at all?)
     except ImportError:
         return [Check(WARN, "camera", "OpenCV is missing (pip install opencv-python)")]
     from .capture import quiet_opencv

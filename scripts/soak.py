@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-import psutil  # noqa: E402
-from conftest import free_port  # noqa: E402
-from streaming_helpers import Daemon, Nginx, stop_process  # noqa: E402
+import psutil
+from conftest import free_port
+from streaming_helpers import Daemon, Nginx, stop_process
 
 
 def rss_mb(pid: int) -> float:

@@ -3,27 +3,12 @@ as a real subprocess: a full disk is reported once in /status and the log, that 
 the daemon and the other outputs carry on; a killed daemon leaves a playable recording."""
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 
-import pytest
-from conftest import need, probe, wait_for
+from conftest import probe, wait_for
 from streaming_helpers import Daemon, need_ffmpeg, process_gone
 
 SIZE, FPS = "640x360", 15
-
-
-@pytest.fixture
-def full_fs(tmp_path):
-    """A real 1 MiB tmpfs (mounting needs root: CI runs the suite as root)."""
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    ok = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
-                                              capture_output=True).returncode == 0
-    need("a mountable 1 MiB tmpfs (run the tests as root)", ok)
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def daemon_with_file(workdir, path, env=None) -> Daemon:
@@ -37,9 +22,9 @@ def outputs(daemon: Daemon) -> dict:
     return {o["name"]: o for o in daemon.status()["outputs"]}
 
 
-def test_a_full_disk_stops_the_file_output_with_an_error_and_the_daemon_carries_on(tmp_path, full_fs):
+def test_a_full_disk_stops_the_file_output_with_an_error_and_the_daemon_carries_on(tmp_path, tiny_fs):
     need_ffmpeg()
-    path = full_fs / "rec.mp4"
+    path = tiny_fs / "rec.mp4"
     daemon = daemon_with_file(tmp_path / "d", path)
     name = f"file:{path}"
     try:
@@ -77,7 +62,7 @@ def test_a_killed_daemon_leaves_a_playable_recording(tmp_path):
     assert f"{info['width']}x{info['height']}" == SIZE
 
 
-def test_without_ffmpeg_the_opencv_writer_also_stops_on_a_full_disk(full_fs, test_config, catalogue, engine,
+def test_without_ffmpeg_the_opencv_writer_also_stops_on_a_full_disk(tiny_fs, test_config, catalogue, engine,
                                                                      monkeypatch):
     from stylecam.pipeline import Pipeline
 
@@ -85,7 +70,7 @@ def test_without_ffmpeg_the_opencv_writer_also_stops_on_a_full_disk(full_fs, tes
     cfg = test_config(output={"size": SIZE})
     pipe = Pipeline(cfg, catalogue, engine=engine)
     try:
-        out = pipe.add_output(f"file:{full_fs / 'rec.avi'}")
+        out = pipe.add_output(f"file:{tiny_fs / 'rec.avi'}")
         assert type(out).__name__ == "FileOutput"  # the OpenCV writer
         pipe.add_output("null")
         pipe.start()
@@ -98,4 +83,4 @@ def test_without_ffmpeg_the_opencv_writer_also_stops_on_a_full_disk(full_fs, tes
         assert out.sent == sent and out.errors == 1
     finally:
         pipe.stop()
-    assert shutil.disk_usage(full_fs).free < 2 * 640 * 360 * 3
+    assert shutil.disk_usage(tiny_fs).free < 2 * 640 * 360 * 3

@@ -20,7 +20,13 @@ import cv2
 
 from . import register_output
 from .base import Output, OutputError, OutputFailed
-from .ffmpeg import FfmpegOutput, even_size_args, ffmpeg_binary, h264_args, local_bitrate_kbps
+from .ffmpeg import (
+    FfmpegOutput,
+    even_size_args,
+    ffmpeg_binary,
+    h264_args,
+    local_bitrate_kbps,
+)
 
 log = logging.getLogger(__name__)
 
