@@ -165,6 +165,7 @@ class FfmpegOutput(Output):
         self._live_at: float | None = None
         self.previous_error = ""    # the last fault, kept once live again
         self._supervisor: threading.Thread | None = None
+        self.running = threading.Event()  # set once the first ffmpeg has started
         self._writer: threading.Thread | None = None
 
     # -- to implement ---------------------------------------------------------------
@@ -241,7 +242,8 @@ class FfmpegOutput(Output):
 
     def _run_once(self, cmd: list[str]) -> str:
         """Run ffmpeg until it exits; returns why it ended (redacted)."""
-        self.queue.clear()  # frames queued while disconnected are stale
+        if self.restarts:
+            self.queue.clear()  # frames queued while disconnected are stale
         self._run_frames, self._live_at = 0, None
         lines: deque = deque(maxlen=40)
         with self._lock:
@@ -254,6 +256,7 @@ class FfmpegOutput(Output):
             except OSError as exc:
                 return f"cannot run ffmpeg: {exc}"
             self._proc = proc
+        self.running.set()
         log.debug("%s: started ffmpeg (pid %d)", self.name, proc.pid)
         readers = [threading.Thread(target=self._read_progress, args=(proc,), daemon=True),
                    threading.Thread(target=self._read_log, args=(proc, lines), daemon=True)]
@@ -367,6 +370,7 @@ class FfmpegOutput(Output):
         self.last_error = error
         self._set_state("error" if permanent else "stalled" if error.startswith(STALLED) else "reconnecting")
         if permanent:  # nothing more will be written: stop taking frames (the daemon carries on)
+            self.running.set()  # no one waits for a start that will not come
             self.fail(error)
 
 

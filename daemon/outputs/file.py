@@ -58,6 +58,8 @@ class FfmpegFileOutput(FfmpegOutput):
         except OSError as exc:
             raise OutputError(f"cannot write {self.path} ({exc.strerror}); choose a path in a writable folder") from None
         super().open()
+        # frames sent from now on reach the file, even when the output is removed at once
+        self.running.wait(timeout=self.start_timeout_s)
 
     def output_args(self, encoder: str) -> list[str]:
         fmt = FORMATS[self.path.suffix.lower()]
