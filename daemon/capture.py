@@ -1,12 +1,15 @@
 """Capture stage: camera index, device path, video file (optionally looped), URL, or the
 built-in demo scene, on its own thread. The newest frame wins (CAP_PROP_BUFFERSIZE=1).
 
-When the source fails (read error, unplugged camera, file gone) the stage keeps producing a
+A video file must exist at start (check_source); it is read at its own frame rate and loops
+(or ends with loop=False) without counting as lost. When the source fails (read error,
+unplugged camera, file gone) the stage keeps producing a
 "camera lost - reconnecting" placeholder at the input rate and reopens the source with
 exponential backoff, so everything downstream keeps running and resumes by itself.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -37,6 +40,36 @@ def parse_source(source: str):
     if text.isdigit():
         return int(text)
     return text
+
+
+def check_source(source) -> None:
+    """A file input must exist at start (OSError naming the path); a camera, a device or a URL
+    may come later (the capture stage retries those)."""
+    source = parse_source(source)
+    if not isinstance(source, str) or source in ("demo", "auto") or "://" in source or source.startswith("/dev/"):
+        return
+    if not os.path.exists(source):
+        raise FileNotFoundError(f"input file {source} does not exist; check the path (relative paths start in "
+                                f"{os.getcwd()}), or give a camera index (0), a /dev/video device, a URL or 'demo'")
+    if os.path.isdir(source):
+        raise IsADirectoryError(f"input {source} is a folder; give a video file")
+
+
+@contextlib.contextmanager
+def quiet_opencv():
+    """OpenCV's own log off while probing cameras (its V4L2/obsensor warnings for every missing
+    device), restored afterwards: stylecam says what it found in one line of its own."""
+    utils = getattr(cv2, "utils", None)
+    logging_mod = getattr(utils, "logging", None)
+    if logging_mod is None:
+        yield
+        return
+    before = logging_mod.getLogLevel()
+    logging_mod.setLogLevel(logging_mod.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        logging_mod.setLogLevel(before)
 
 
 def open_source(source, width: int, height: int, fps: float):

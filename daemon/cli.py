@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     sty.add_argument("output")
     _common_processing(sty)
     sty.add_argument("--provider", help="cpu, cuda, tensorrt, dml, coreml")
+    sty.add_argument("--allow-partial", action="store_true",
+                     help="a damaged video: write the frames that decode instead of failing")
 
     sub.add_parser("doctor", help="check cameras, virtual cameras, ONNX Runtime providers, ffmpeg, OBS script")
     sub.add_parser("token", help="print the control API token (creating it if needed)")
@@ -151,9 +153,12 @@ def resolve_input(source: str) -> str:
         return source
     import cv2
 
-    cap = cv2.VideoCapture(0)
-    ok = cap.isOpened() and cap.read()[0]
-    cap.release()
+    from .capture import quiet_opencv
+
+    with quiet_opencv():
+        cap = cv2.VideoCapture(0)
+        ok = cap.isOpened() and cap.read()[0]
+        cap.release()
     if ok:
         return "0"
     logging.getLogger("stylecam").info("no camera found: using the built-in demo scene (--input to choose)")
@@ -179,6 +184,13 @@ def cmd_run(args) -> int:
 
     log = logging.getLogger("stylecam")
     cfg = build_config(args)
+    from .capture import check_source
+
+    try:
+        check_source(cfg.input.source)
+    except OSError as exc:
+        print(f"stylecam: {exc}", file=sys.stderr)
+        return 2
     cfg.input.source = resolve_input(cfg.input.source)
     stop = threading.Event()
 

@@ -178,7 +178,31 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"processing.precision: {p.precision!r}; choose one of {', '.join(PRECISIONS)}")
     if p.threads < 0:
         raise ConfigError("processing.threads: must be 0 (ONNX Runtime decides) or a positive count")
+    _validate_rtmp(cfg.rtmp)
     return cfg
+
+
+def _validate_rtmp(r: RtmpConfig) -> None:
+    """The rtmp section, checked at start like the rest (the stream itself starts later)."""
+    from .outputs import rtmp
+
+    if r.preset not in rtmp.PRESETS:
+        raise ConfigError(f"rtmp.preset: {r.preset!r}; choose one of {', '.join(rtmp.PRESETS)}")
+    lo, hi = rtmp.BITRATE_KBPS
+    if r.bitrate_kbps and not lo <= r.bitrate_kbps <= hi:
+        raise ConfigError(f"rtmp.bitrate_kbps: {r.bitrate_kbps}; 0 (the preset's) or {lo} to {hi}")
+    lo, hi = rtmp.SIDE
+    for key in ("width", "height"):
+        value = getattr(r, key)
+        if value and (not lo <= value <= hi or value % 2):
+            raise ConfigError(f"rtmp.{key}: {value}; 0 (the preset's) or an even number from {lo} to {hi}")
+    lo, hi = rtmp.FPS
+    if r.fps and not lo <= r.fps <= hi:  # also refuses NaN
+        raise ConfigError(f"rtmp.fps: {r.fps:g}; 0 (the preset's) or {lo} to {hi}")
+    if r.server and not r.server.strip().lower().startswith(tuple(f"{s}://" for s in rtmp.SCHEMES)):
+        raise ConfigError("rtmp.server: must start with rtmp:// or rtmps://, e.g. rtmp://live.twitch.tv/app")
+    if any(c.isspace() or ord(c) < 32 for c in r.key.strip()):
+        raise ConfigError("rtmp.key: contains spaces or control characters; copy the key again")
 
 
 def from_dict(data: dict | None) -> Config:
@@ -202,7 +226,11 @@ def load(path: Path | None = None) -> Config:
             raise ConfigError(f"config file {path} does not exist; omit --config to use defaults")
         return from_dict(None)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8 or delete it for defaults") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror}); fix its permissions or omit --config") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc}); fix the file or delete it for defaults") from None
     try:

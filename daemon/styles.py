@@ -84,16 +84,50 @@ def _variants_from(data, manifest: Path) -> dict[str, Path]:
     return {k: manifest.parent / v for k, v in data.items() if k != "fp32"}
 
 
-def _style_from(entry: dict, where: str, custom: bool) -> Style:
+def _style_from(entry, where: str, custom: bool) -> Style:
+    """A Style from one manifest entry; StyleError naming the file and the field otherwise."""
+    if not isinstance(entry, dict):
+        raise StyleError(f"{where}: a style must be a mapping with name and vector keys")
     for key in ("name", "vector"):
         if key not in entry:
             raise StyleError(f"{where}: a style entry lacks {key!r}")
-    vec = np.asarray(entry["vector"], dtype=np.float32).reshape(-1)
-    if vec.shape != (STYLE_DIM,) or not np.isfinite(vec).all():
-        raise StyleError(f"{where}: style {entry['name']!r} needs a vector of {STYLE_DIM} finite numbers")
-    return Style(name=str(entry["name"]), vector=vec, title=str(entry.get("title", "")),
+    name = entry["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise StyleError(f"{where}: 'name' must be text, got {name!r}")
+    try:
+        vec = np.asarray(entry["vector"], dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        vec = None
+    if vec is None or vec.shape != (STYLE_DIM,) or not np.isfinite(vec).all():
+        raise StyleError(f"{where}: 'vector' of style {name!r} must be a list of {STYLE_DIM} finite numbers")
+    strength = entry.get("default_strength", 1.0)
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
+        raise StyleError(f"{where}: 'default_strength' of style {name!r} must be a number from 0 to 1, "
+                         f"got {strength!r}")
+    return Style(name=name, vector=vec, title=str(entry.get("title", "")),
                  artist=str(entry.get("artist", "")), year=str(entry.get("year", "")),
-                 default_strength=float(entry.get("default_strength", 1.0)), custom=custom)
+                 default_strength=float(strength), custom=custom)
+
+
+def _custom_styles(user_dir: Path, builtin: dict[str, Style]):
+    """The custom styles in user_dir; a bad file or a built-in's name is skipped with one warning."""
+    import logging
+
+    log = logging.getLogger(__name__)
+    for path in sorted(user_dir.glob("*.yaml")):
+        try:
+            style = _style_from(yaml.safe_load(path.read_text(encoding="utf-8")), str(path), custom=True)
+        except UnicodeDecodeError:
+            log.warning("skipping custom style %s: not UTF-8 text; save it as UTF-8 or delete it", path)
+            continue
+        except (StyleError, yaml.YAMLError, OSError) as exc:
+            log.warning("skipping custom style %s: %s", path, str(exc).replace(f"{path}: ", ""))
+            continue
+        if style.name in builtin:
+            log.warning("skipping custom style %s: %r is a built-in style's name; rename it "
+                        "(change 'name' in the file)", path, style.name)
+            continue
+        yield style
 
 
 def load_catalogue(model_dir: Path | None = None, user_dir: Path | None = None) -> Catalogue:
@@ -115,15 +149,7 @@ def load_catalogue(model_dir: Path | None = None, user_dir: Path | None = None) 
         cat.styles[style.name] = style
     user_dir = Path(user_dir) if user_dir else user_styles_dir()
     if user_dir.is_dir():
-        for path in sorted(user_dir.glob("*.yaml")):
-            try:
-                entry = yaml.safe_load(path.read_text())
-                style = _style_from(entry, str(path), custom=True)
-            except (StyleError, yaml.YAMLError, TypeError) as exc:
-                import logging
-
-                logging.getLogger(__name__).warning("skipping custom style %s: %s", path, exc)
-                continue
+        for style in _custom_styles(user_dir, dict(cat.styles)):
             cat.styles[style.name] = style
     if not cat.styles:
         raise StyleError(f"{manifest} lists no styles")

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
+from . import children
 from .adaptive import size_ladder
 from .config import (
     PRECISIONS,
@@ -113,6 +116,7 @@ class Settings:
     max_size: tuple[int, int]
     providers: list[str]
     precision: str = "fp32"
+    allow_partial: bool = False   # a damaged video: keep the frames that decode instead of failing
 
 
 def settings_from(args) -> Settings:
@@ -139,7 +143,7 @@ def settings_from(args) -> Settings:
         raise UserError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     return Settings(style=args.style or defaults.style.name, smoothing=smoothing, strength=strength,
                     keep_color=bool(args.preserve_color), max_size=max_size, providers=providers,
-                    precision=precision)
+                    precision=precision, allow_partial=bool(getattr(args, "allow_partial", False)))
 
 
 # -- progress ---------------------------------------------------------------------------------------
@@ -196,7 +200,7 @@ def _mux(ffmpeg: str, video: Path, fps: float, src: Path, dst: Path) -> tuple[bo
     errors = []
     for how, video_args in tries:
         cmd = base + video_args + ["-c:a", "aac", "-shortest", str(dst)]
-        proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
+        proc = children.run(cmd, capture_output=True, text=True)
         if proc.returncode == 0:
             return True, how
         errors.append(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}")
@@ -207,14 +211,38 @@ def _has_audio(ffprobe: str | None, path: Path) -> bool | None:
     if not ffprobe:
         return None
     try:
-        proc = subprocess.run([ffprobe, "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
-                               "-of", "csv=p=0", str(path)], check=False, capture_output=True, text=True, timeout=30)
+        proc = children.run([ffprobe, "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
+                             "-of", "csv=p=0", str(path)], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return bool(proc.stdout.strip()) if proc.returncode == 0 else None
 
 
-def stylize_video(cap, src: Path, dst: Path, make_stylizer) -> dict:
+DISK_CHECK_EVERY = 10  # frames between free-space checks while writing
+
+
+def _check_space(folder: Path, need: int, dst: Path) -> None:
+    """UserError when the disk holding `folder` has less than `need` bytes free (OpenCV's video
+    writer does not report failed writes)."""
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise UserError(f"the disk holding {folder} is full ({free // 1024} KiB free); free some space "
+                        f"or write {dst.name} to another disk")
+
+
+def _check_complete(frames: int, total: int | None, src: Path, allow_partial: bool, notes: list) -> None:
+    """A video that decodes to fewer frames than its header states is damaged or truncated:
+    UserError unless allow_partial (then a note). The header's count may be an estimate
+    (Matroska, WebM): a 1 % shortfall is tolerated."""
+    if not total or frames >= total - max(2, total // 100):
+        return
+    what = f"read {frames} of the {total} frames {src.name} states: the file is damaged or truncated"
+    if not allow_partial:
+        raise UserError(f"{what}; nothing was written (--allow-partial keeps the frames that could be read)")
+    notes.append(f"{what} (--allow-partial: wrote those {frames})")
+
+
+def stylize_video(cap, src: Path, dst: Path, make_stylizer, *, allow_partial: bool = False) -> dict:
     import cv2
 
     ok, frame = cap.read()
@@ -228,10 +256,17 @@ def stylize_video(cap, src: Path, dst: Path, make_stylizer) -> dict:
         fps = 30.0
         notes.append("the input does not state its frame rate: wrote 30 fps")
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    frame_bytes = w * h * 3  # more than an MJPEG frame takes: the margin the disk checks keep
+    try:
+        _check_space(dst.parent, 2 * frame_bytes, dst)  # fail before any work on a full disk
+    except UserError:
+        cap.release()
+        raise
     stylizer = make_stylizer((w, h))
     ffmpeg = shutil.which("ffmpeg")
     tmpdir = Path(tempfile.mkdtemp(prefix=".stylecam-", dir=dst.parent)) if ffmpeg else None
     frames_path = tmpdir / "frames.avi" if tmpdir else dst
+    wrote_dst, done = not tmpdir, False
     try:
         if tmpdir:  # near-lossless intermediate (the built-in MJPEG writer takes any size)
             writer = cv2.VideoWriter(str(frames_path), cv2.CAP_OPENCV_MJPEG, cv2.VideoWriter_fourcc(*"MJPG"),
@@ -250,16 +285,23 @@ def stylize_video(cap, src: Path, dst: Path, make_stylizer) -> dict:
                 writer.write(stylizer(frame))
                 frames += 1
                 bar.update(1)
+                if frames % DISK_CHECK_EVERY == 0:
+                    _check_space(frames_path.parent, 2 * frame_bytes, dst)
                 ok, frame = cap.read()
         finally:
             bar.close()
             writer.release()
             cap.release()
+        _check_complete(frames, total, src, allow_partial, notes)
         audio = None
         if tmpdir:
+            wrote_dst = True
             ok, how = _mux(ffmpeg, frames_path, fps, src, dst)
             if not ok:
-                raise UserError(f"ffmpeg could not write {dst} ({how}); try an .mp4 or .mkv output name")
+                full = "No space left" in how
+                raise UserError(f"ffmpeg could not write {dst} ({how}); "
+                                + ("free some space or write to another disk" if full
+                                   else "try an .mp4 or .mkv output name"))
             audio = _has_audio(shutil.which("ffprobe"), dst)
             if how != "h264":
                 notes.append(f"video stored as {how}")
@@ -267,9 +309,12 @@ def stylize_video(cap, src: Path, dst: Path, make_stylizer) -> dict:
             audio = False
             notes.append("ffmpeg not found: wrote the video only (any sound was dropped); "
                          "install ffmpeg to keep the audio track")
+        done = True
     finally:
         if tmpdir:
             shutil.rmtree(tmpdir, ignore_errors=True)
+        if wrote_dst and not done:  # never leave a partial output behind
+            dst.unlink(missing_ok=True)
     return {"kind": "video", "size": [w, h], "processing_size": list(stylizer.proc_size), "frames": frames,
             "fps": round(fps, 3), "audio": audio, "notes": notes}
 
@@ -314,12 +359,19 @@ def stylize_file(src: Path, dst: Path, settings: Settings, catalogue=None) -> di
     if kind == "image":
         info = stylize_image(media, dst, make_stylizer)
     else:
-        info = stylize_video(media, src, dst, make_stylizer)
+        info = stylize_video(media, src, dst, make_stylizer, allow_partial=settings.allow_partial)
     info.update(output=str(dst), style=settings.style, provider=engine.provider, precision=settings.precision)
     return info
 
 
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def cmd_stylize(args) -> int:
+    # SIGTERM ends the run the way Ctrl+C does: the temporary folder and a partial output go
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
     try:
         settings = settings_from(args)
         info = stylize_file(Path(args.input), Path(args.output), settings)
@@ -327,8 +379,12 @@ def cmd_stylize(args) -> int:
         print(f"stylecam stylize: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("stylecam stylize: interrupted; the output is incomplete", file=sys.stderr)
+        print("stylecam stylize: interrupted; the partial output and the temporary files were removed",
+              file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     size = "x".join(map(str, info["size"]))
     pw, ph = info["processing_size"]
     line = (f"wrote {info['output']}: {size}, style {info['style']}, processed at {pw}x{ph} "

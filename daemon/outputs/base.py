@@ -16,6 +16,10 @@ class OutputError(RuntimeError):
     """An output cannot start; the message says how to fix it."""
 
 
+class OutputFailed(OutputError):
+    """A running output cannot go on (a full disk...): it stops, the daemon carries on."""
+
+
 class Output:
     """send() never blocks. With paced=True the output emits at a steady `fps`, repeating the
     last frame when no new one arrived (a virtual camera or a file needs an even clock);
@@ -71,12 +75,22 @@ class Output:
         try:
             self.write(frame)
             self.sent += 1
+        except OutputFailed as exc:
+            self.fail(str(exc))
         except Exception as exc:
             self.errors += 1
             self.last_error = str(exc)
             if self.errors in (1, 10, 100) or self.errors % 1000 == 0:
                 log.warning("output %s: %s", self.name, exc)
         self.write_ms = (time.perf_counter() - t0) * 1000
+
+    def fail(self, message: str) -> None:
+        """Stop taking frames for good: the error stays in /status (errors, last_error) and is
+        logged once; close() still runs when the output is stopped or removed."""
+        self.errors += 1
+        self.last_error = message
+        self._stop.set()
+        log.error("output %s: %s; this output has stopped", self.name, message)
 
     def _run(self) -> None:
         last, fresh = None, False

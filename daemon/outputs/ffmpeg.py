@@ -7,8 +7,9 @@ A supervisor thread runs ffmpeg, reads its progress (frames muxed) and its stder
 exits restarts it after a capped exponential backoff. Everything ffmpeg says passes through
 redact() before it reaches a log line or `last_error`.
 
-States: starting -> live -> reconnecting -> live ...; error (retrying cannot help: fix the
-settings); stopped.
+States: starting -> live -> reconnecting -> live ...; stalled (ffmpeg stopped making progress:
+killed, restarted with the same backoff); error (retrying cannot help: fix the settings);
+stopped. Once live again, last_error moves to previous_error.
 """
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
@@ -26,12 +26,14 @@ from collections import deque
 import cv2
 import numpy as np
 
+from .. import children
 from ..redact import redact, redact_url
 from .base import Output, OutputError
 
 log = logging.getLogger(__name__)
 
-STATES = ("starting", "live", "reconnecting", "error", "stopped")
+STALLED = "ffmpeg stalled"
+STATES = ("starting", "live", "stalled", "reconnecting", "error", "stopped")
 
 # ffmpeg messages that no retry can fix
 PERMANENT = re.compile(r"Unknown encoder|Unrecognized option|Option \S+ not found|Protocol not found|"
@@ -47,6 +49,7 @@ HINTS = (
      "unknown host: check the server address"),
     (re.compile(r"timed out|Connection timeout", re.IGNORECASE), "the connection timed out"),
     (re.compile(r"Input/output error", re.IGNORECASE), "the other end ended the session"),
+    (re.compile(r"No space left on device", re.IGNORECASE), "the disk is full: free some space or write elsewhere"),
     (re.compile(r"Unknown encoder"), "this ffmpeg lacks the encoder: install a full build (ffmpeg.org, apt, brew, winget)"),
 )
 CONTEXT = re.compile(r"^(\[[^\]]+ @ 0x[0-9a-f]+\] )?(\[(error|fatal|warning|panic)\] )?", re.IGNORECASE)
@@ -83,16 +86,23 @@ def pick_h264_encoder(ffmpeg: str) -> str:
     trial = [ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=black:s=256x256:r=30",
              "-frames:v", "1", *h264_args("h264_nvenc", bitrate_kbps=2000, fps=30, keyint_s=2), "-f", "null", "-"]
     try:
-        ok = subprocess.run(trial, check=False, stdin=subprocess.DEVNULL, capture_output=True, timeout=20,
-                            **_no_window()).returncode == 0
+        ok = children.run(trial, stdin=subprocess.DEVNULL, capture_output=True, timeout=20).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         ok = False
     log.info("H.264 encoder: %s", "h264_nvenc" if ok else "libx264 (no NVENC)")
     return "h264_nvenc" if ok else "libx264"
 
 
-def _no_window() -> dict:
-    return {"creationflags": subprocess.CREATE_NO_WINDOW} if sys.platform == "win32" else {}
+def local_bitrate_kbps(size, fps: float) -> int:
+    """Generous for a local link or a file: about 0.12 bits per pixel, at least 2 Mb/s."""
+    w, h = size
+    return max(2000, int(w * h * fps * 0.12 / 1000))
+
+
+def even_size_args(size) -> list[str]:
+    """A crop to even width and height when needed (yuv420p cannot hold odd sizes)."""
+    w, h = size
+    return ["-vf", f"crop={w // 2 * 2}:{h // 2 * 2}:0:0"] if w % 2 or h % 2 else []
 
 
 # -- the frame queue -------------------------------------------------------------------
@@ -135,6 +145,9 @@ class FfmpegOutput(Output):
     backoff_max_s = 8.0         # ... doubling up to this
     stable_s = 30.0             # a run live this long resets the backoff
     stop_timeout_s = 5.0        # time ffmpeg gets to flush on stop
+    stall_s = 5.0               # live, but no frame muxed for this long: stalled, restart
+    start_timeout_s = 20.0      # the same before the first frame (connecting, encoder start)
+    restart = True              # False: the first failure is final (a file must not be overwritten)
 
     def __init__(self, url: str, size, fps: float, name: str | None = None):
         super().__init__(size, fps, name=name or redact_url(url))
@@ -148,8 +161,11 @@ class FfmpegOutput(Output):
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._run_frames = 0
+        self._progress_at = time.monotonic()
         self._live_at: float | None = None
+        self.previous_error = ""    # the last fault, kept once live again
         self._supervisor: threading.Thread | None = None
+        self.running = threading.Event()  # set once the first ffmpeg has started
         self._writer: threading.Thread | None = None
 
     # -- to implement ---------------------------------------------------------------
@@ -185,7 +201,8 @@ class FfmpegOutput(Output):
 
     def describe(self) -> dict:
         d = super().describe()
-        d.update(state=self.state, last_error=self.last_error, url=redact_url(self.url), encoder=self.encoder,
+        d.update(state=self.state, last_error=self.last_error, previous_error=self.previous_error,
+                 url=redact_url(self.url), encoder=self.encoder,
                  frames=self.frames, restarts=self.restarts, dropped=d["dropped"] + self.queue.dropped)
         return d
 
@@ -214,7 +231,7 @@ class FfmpegOutput(Output):
                 failures = 0
             failures += 1
             self.restarts += 1
-            if PERMANENT.search(error):
+            if PERMANENT.search(error) or not self.restart:
                 self._fail(error, permanent=True)
                 return
             delay = min(self.backoff_max_s, self.backoff_first_s * 2 ** (failures - 1))
@@ -225,18 +242,21 @@ class FfmpegOutput(Output):
 
     def _run_once(self, cmd: list[str]) -> str:
         """Run ffmpeg until it exits; returns why it ended (redacted)."""
-        self.queue.clear()  # frames queued while disconnected are stale
+        if self.restarts:
+            self.queue.clear()  # frames queued while disconnected are stale
         self._run_frames, self._live_at = 0, None
         lines: deque = deque(maxlen=40)
         with self._lock:
             if self._stop.is_set():
                 return ""
             try:
-                proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        **_no_window())
+                # dies with the daemon however it ends (children.py); started from the supervisor
+                # thread, which lives as long as the output
+                proc = children.popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             except OSError as exc:
                 return f"cannot run ffmpeg: {exc}"
             self._proc = proc
+        self.running.set()
         log.debug("%s: started ffmpeg (pid %d)", self.name, proc.pid)
         readers = [threading.Thread(target=self._read_progress, args=(proc,), daemon=True),
                    threading.Thread(target=self._read_log, args=(proc, lines), daemon=True)]
@@ -244,6 +264,7 @@ class FfmpegOutput(Output):
         for t in (*readers, writer):
             t.start()
         self._writer = writer
+        stalled = self._watch(proc)
         code = proc.wait()
         for t in (*readers, writer):
             t.join(timeout=2)
@@ -256,7 +277,30 @@ class FfmpegOutput(Output):
                 pass
         if self._stop.is_set():
             return ""
-        return summarize(list(lines), code)
+        return stalled or summarize(list(lines), code)
+
+    def _watch(self, proc: subprocess.Popen) -> str:
+        """Wait for ffmpeg to exit; kill it when its frame count stops rising (a hung encoder or
+        a connection that accepts nothing): stall_s once live, start_timeout_s before that.
+        Returns why it was killed, or ""."""
+        self._progress_at = time.monotonic()
+        while True:
+            try:
+                proc.wait(timeout=0.5)
+                return ""
+            except subprocess.TimeoutExpired:
+                pass
+            if self._stop.is_set():
+                continue  # close() is ending it
+            limit = self.stall_s if self._run_frames > 0 else self.start_timeout_s
+            idle = time.monotonic() - self._progress_at
+            if idle > limit:
+                why = f"{STALLED}: no frame muxed for {idle:.0f} s; restarting it"
+                self._set_state("stalled")
+                self.last_error = why
+                log.warning("%s: %s", self.name, why)
+                proc.kill()
+                return why
 
     def _feed(self, proc: subprocess.Popen) -> None:
         pipe = proc.stdin
@@ -277,11 +321,15 @@ class FfmpegOutput(Output):
         for raw in proc.stdout:
             key, _, value = raw.decode("utf-8", "replace").strip().partition("=")
             if key == "frame" and value.isdigit():
+                if int(value) > self._run_frames:
+                    self._progress_at = time.monotonic()
                 self._run_frames = int(value)
                 self.frames = base + self._run_frames
-                if self._run_frames > 0 and self.state != "live":
+                if self._run_frames > 0 and self.state != "live" and proc.poll() is None:
                     self._live_at = time.monotonic()
                     self.ever_live = True
+                    if self.last_error:  # live again: the fault is history
+                        self.previous_error, self.last_error = self.last_error, ""
                     self._set_state("live")
                     log.info("%s: live (%s)", self.name, self.encoder)
 
@@ -320,9 +368,10 @@ class FfmpegOutput(Output):
         if not self.ever_live and not permanent and "host" not in error:
             error += f" (check the URL{' and stream key' if self.kind == 'rtmp' else ''})"
         self.last_error = error
-        self._set_state("error" if permanent else "reconnecting")
-        if permanent:
-            log.error("%s: %s", self.name, error)
+        self._set_state("error" if permanent else "stalled" if error.startswith(STALLED) else "reconnecting")
+        if permanent:  # nothing more will be written: stop taking frames (the daemon carries on)
+            self.running.set()  # no one waits for a start that will not come
+            self.fail(error)
 
 
 def summarize(lines: list[str], code: int) -> str:

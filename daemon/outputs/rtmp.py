@@ -8,6 +8,7 @@ aspect than the pipeline's is filled by cropping or padding, never by stretching
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
@@ -101,19 +102,47 @@ def resolve(url: str, preset: str = "custom", *, pipeline_size=(1280, 720), pipe
     return validate(settings)
 
 
+SIDE = (16, 3840)           # stream width and height (even)
+FPS = (1, 120)
+BITRATE_KBPS = (100, 50000)
+
+
 def validate(s: RtmpSettings) -> RtmpSettings:
-    if not (16 <= s.width <= 3840 and 16 <= s.height <= 3840) or s.width % 2 or s.height % 2:
-        raise OutputError(f"stream size {s.width}x{s.height}: width and height must be even and between 16 and 3840")
-    if not 1 <= s.fps <= 120:
-        raise OutputError(f"stream fps {s.fps:g}: must be between 1 and 120")
-    if not 100 <= s.bitrate_kbps <= 50000:
-        raise OutputError(f"stream bitrate {s.bitrate_kbps} kb/s: must be between 100 and 50000")
+    (lo, hi) = SIDE
+    if not (lo <= s.width <= hi and lo <= s.height <= hi) or s.width % 2 or s.height % 2:
+        raise OutputError(f"stream size {s.width}x{s.height}: width and height must be even and between {lo} and {hi}")
+    if not FPS[0] <= s.fps <= FPS[1]:
+        raise OutputError(f"stream fps {s.fps:g}: must be between {FPS[0]} and {FPS[1]}")
+    if not BITRATE_KBPS[0] <= s.bitrate_kbps <= BITRATE_KBPS[1]:
+        raise OutputError(f"stream bitrate {s.bitrate_kbps} kb/s: must be between {BITRATE_KBPS[0]} and {BITRATE_KBPS[1]}")
     if s.fit not in FITS:
         raise OutputError(f"fit {s.fit!r}: use crop (fill the frame) or pad (black bars)")
-    if s.audio != "silent" and (":" not in s.audio or not s.audio.split(":", 1)[1]):
-        raise OutputError(f"audio {s.audio!r}: use silent, or FORMAT:DEVICE such as pulse:default, "
-                          "alsa:hw:0, dshow:audio=Microphone, avfoundation::0")
+    check_audio(s.audio)
     return s
+
+
+# The audio field reaches ffmpeg as `-f FORMAT -i DEVICE`: only capture devices, never a file,
+# URL, lavfi filter or other demuxer (those could read, write or fetch anything the user can).
+AUDIO_DEVICES = {
+    "pulse": re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@+\-]*"),                  # default, alsa_input.pci-...
+    "alsa": re.compile(r"(default|sysdefault|(plug)?hw|dsnoop|front|pulse|pipewire)(:[A-Za-z0-9_=,.\-]+)?"),
+    "dshow": re.compile(r"audio=[^\x00-\x1f\"':/]+"),                    # audio=Microphone (Realtek Audio)
+    "avfoundation": re.compile(r"(none)?:([0-9]+|[A-Za-z0-9 _.()\-]+)"),      # :0, :Built-in Microphone
+}
+AUDIO_HELP = ("use silent, or FORMAT:DEVICE with a capture format (pulse, alsa, dshow, avfoundation), "
+              "e.g. pulse:default, alsa:hw:0, dshow:audio=Microphone, avfoundation::0")
+
+
+def check_audio(audio: str) -> str:
+    """'silent' or a FORMAT:DEVICE capture device; OutputError naming the fix otherwise."""
+    if audio == "silent":
+        return audio
+    fmt, sep, device = audio.partition(":")
+    if not sep or fmt not in AUDIO_DEVICES:
+        raise OutputError(f"audio {audio[:80]!r}: {fmt[:20]!r} is not an audio capture format; {AUDIO_HELP}")
+    if len(device) > 200 or not AUDIO_DEVICES[fmt].fullmatch(device):
+        raise OutputError(f"audio {audio[:80]!r}: not a {fmt} capture device name; {AUDIO_HELP}")
+    return audio
 
 
 def _even(x: float) -> int:
@@ -160,6 +189,7 @@ class RtmpOutput(FfmpegOutput):
         return [*self.audio_input_args(), "-map", "0:v:0", "-map", "1:a:0",
                 "-vf", vf, *sync, *h264_args(encoder, bitrate_kbps=s.bitrate_kbps, fps=s.fps, keyint_s=KEYINT_S),
                 "-c:a", "aac", "-b:a", f"{s.audio_kbps}k", "-ar", "44100", "-ac", "2",
+                "-shortest",  # the generated audio never ends: stop with the video (stdin EOF)
                 "-rw_timeout", str(RW_TIMEOUT_S * 1_000_000),
                 "-f", "flv", "-flvflags", "no_duration_filesize", s.url]
 

@@ -13,16 +13,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from ..redact import redact_url
 from . import register_output
 from .base import OutputError
-from .ffmpeg import FfmpegOutput, h264_args
+from .ffmpeg import FfmpegOutput, even_size_args, h264_args, local_bitrate_kbps
 
 SCHEMES = ("udp", "srt")
 TS_PACKETS = "1316"  # 7 x 188-byte TS packets per datagram: fits any MTU, and SRT live mode wants it
 
 
-def stream_bitrate_kbps(size, fps: float) -> int:
-    """Generous for a local link: about 0.12 bits per pixel, at least 2 Mb/s."""
-    w, h = size
-    return max(2000, int(w * h * fps * 0.12 / 1000))
+stream_bitrate_kbps = local_bitrate_kbps
 
 
 class StreamOutput(FfmpegOutput):
@@ -35,9 +32,7 @@ class StreamOutput(FfmpegOutput):
             self.backoff_first_s = self.backoff_max_s = 0.5
 
     def output_args(self, encoder: str) -> list[str]:
-        w, h = self.size
-        even = ["-vf", f"crop={w // 2 * 2}:{h // 2 * 2}:0:0"] if w % 2 or h % 2 else []  # yuv420p needs even sizes
-        return [*even, *h264_args(encoder, bitrate_kbps=self.bitrate_kbps, fps=self.fps, keyint_s=1),
+        return [*even_size_args(self.size), *h264_args(encoder, bitrate_kbps=self.bitrate_kbps, fps=self.fps, keyint_s=1),
                 "-bf", "0", "-flush_packets", "1", "-muxdelay", "0", "-muxpreload", "0",
                 "-f", "mpegts", _with_packet_size(self.url)]
 
