@@ -23,6 +23,7 @@ class Output:
 
     kind = "output"
     paced = False
+    idle_fps = 0.0  # >0: while the pipeline is idle, repeat the idle card at this lower rate
 
     def __init__(self, size: tuple[int, int], fps: float, name: str | None = None):
         self.size, self.fps = tuple(size), fps
@@ -33,6 +34,7 @@ class Output:
         self.errors = 0
         self.last_error = ""
         self.write_ms = 0.0
+        self._period = 1.0 / fps
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -55,6 +57,12 @@ class Output:
 
     def send(self, frame: np.ndarray) -> None:
         self.slot.put(frame)
+
+    def set_idle(self, idle: bool) -> None:
+        """Paced outputs with an idle_fps repeat frames at that rate while idle, else at fps."""
+        if self.idle_fps > 0:
+            self._period = 1.0 / (self.idle_fps if idle else self.fps)
+            self.slot.wake()
 
     def stop(self) -> None:
         self._stop.set()
@@ -80,9 +88,12 @@ class Output:
 
     def _run(self) -> None:
         last, fresh = None, False
-        period = 1.0 / self.fps
+        period = self._period
         next_due = time.monotonic()
         while not self._stop.is_set():
+            if period != self._period:  # set_idle(): a faster pace starts at once
+                period = self._period
+                next_due = min(next_due, time.monotonic() + period)
             if not self.paced:
                 frame = self.slot.get(timeout=0.5)
                 if frame is not None:
