@@ -45,7 +45,7 @@ def test_doctor_passes_here_with_warnings_for_camera_and_virtual_camera(config_d
         loopback = "".join(lines(out, "WARN", "v4l2loopback"))
         assert "modprobe v4l2loopback" in loopback and "exclusive_caps=1" in loopback
         assert lines(out, "WARN", "virtualcam")
-    assert "0 FAIL" in out
+    assert lines(out, "OK", "on demand") and "0 FAIL" in out
 
 
 def test_doctor_fails_on_a_bad_config_and_flags_a_readable_token(config_dir):
@@ -107,3 +107,16 @@ def test_loopback_exclusive_caps_is_checked(tmp_path, value, level):
 def test_obs_script_is_found():
     path = doctor.obs_script_path()
     assert path is not None and path.name == "stylecam_obs.py"
+
+
+def test_on_demand_line_says_where_auto_cannot_idle(test_config, tmp_path):
+    cfg = test_config()
+    (here,) = doctor.check_on_demand(cfg)  # this machine: Linux with /proc
+    assert here.level == doctor.OK and "idles while no app has the v4l2loopback device open" in here.message
+    for platform in ("win32", "darwin"):
+        (there,) = doctor.check_on_demand(cfg, platform=platform)
+        assert there.level == doctor.WARN and "works like always" in there.message
+    (no_proc,) = doctor.check_on_demand(cfg, proc=tmp_path)  # Linux without /proc mounted
+    assert no_proc.level == doctor.WARN
+    (paused,) = doctor.check_on_demand(test_config(processing={"on_demand": "never"}))
+    assert paused.level == doctor.OK and "stays paused" in paused.message
