@@ -9,8 +9,8 @@ published.
   readers cannot be seen (no /proc, the OBS and Unity Capture backends), `auto` runs always.
   The /proc scan costs a few ms per hundred processes, so on Linux it runs when inotify says
   someone opened or closed the device (and every SAFETY_SCAN_S anyway), not on every check.
-- `RateCap` admits at most `fps` frames a second, so the worker drops the frames no output
-  would publish before spending anything on them.
+- `RateCap` admits at most `fps` frames a second: with Output.wants_frame(), the worker drops
+  the frames no output would publish before spending anything on them.
 """
 from __future__ import annotations
 
@@ -293,7 +293,6 @@ class RateCap:
     def __init__(self, fps: float = 0.0, burst: float = 2.0):
         self.fps, self.burst = fps, burst
         self._tokens, self._last = burst, None
-        self.refused = 0
 
     def admit(self, now: float) -> bool:
         if self.fps <= 0:
@@ -304,19 +303,16 @@ class RateCap:
         if self._tokens >= 0.75:  # a frame a little early (capture jitter) still counts
             self._tokens -= 1.0
             return True
-        self.refused += 1
         return False
 
 
 def idle_card(size: tuple[int, int], image: str = "") -> np.ndarray:
     """What the outputs show while idle: `image` fitted to `size`, else a "stylecam paused" card."""
-    if not image:
-        return placeholder_frame(size[0], size[1], "stylecam paused")
+    if not image:  # a copy: the cached card is read-only, and native backends may want a writable buffer
+        return placeholder_frame(size[0], size[1], "stylecam paused").copy()
     picture = cv2.imread(os.path.expanduser(image), cv2.IMREAD_COLOR)
     if picture is None:
         raise ConfigError(f"output.idle_image: {image} is not a picture OpenCV can read; "
                           "use a PNG or JPEG, or leave it empty for the built-in card")
-    card = np.ascontiguousarray(fit_to(picture, size))
-    card.flags.writeable = False
-    return card
+    return np.ascontiguousarray(fit_to(picture, size))
 

@@ -63,6 +63,7 @@ class Pipeline:
         self.idle_card = idle_card(self.out_size, cfg.output.idle_image)
         self.demand = Demand(cfg.processing.on_demand, cfg.processing.idle_after_s, self._current_outputs)
         self.rate_cap = RateCap()
+        self.capped_frames = 0
         self.idle_spells = 0
         self._woke_at: float | None = None
         self._worker = threading.Thread(target=self._work, name="worker", daemon=True)
@@ -173,13 +174,20 @@ class Pipeline:
                 threading.Thread(target=self.stop, daemon=True).start()
 
     def _admit(self, frame) -> bool:
-        """At most as many frames a second as the fastest output publishes; the rest are
-        dropped here, before any work. The controller may spend the spare time on size."""
-        fps = max((o.fps for o in self._current_outputs()), default=0.0)
+        """No more frames than the fastest output publishes: a frame is stylized only when a
+        paced output (virtual camera, file, stream) has written its last one, and never above
+        the fastest output's fps (window, null). The rest are dropped here, before any work;
+        the controller may spend the spare time on a larger size."""
+        outputs = self._current_outputs()
+        fps = max((o.fps for o in outputs), default=0.0)
         if fps != self.rate_cap.fps:
             self.rate_cap.fps = fps
             self.controller.set_rate_cap(fps)
-        return self.rate_cap.admit(frame.captured_at)
+        wanted = not outputs or any(o.wants_frame() for o in outputs)
+        if wanted and self.rate_cap.admit(frame.captured_at):
+            return True
+        self.capped_frames += 1
+        return False
 
     def _idle(self) -> None:
         """Nobody sees the frames: release the camera, show the idle card, and wait (no work)
@@ -243,7 +251,7 @@ class Pipeline:
             "on_demand": self.demand.mode,
             "idle_spells": self.idle_spells,
             "rate_cap_fps": self.rate_cap.fps,
-            "capped_frames": self.rate_cap.refused,
+            "capped_frames": self.capped_frames,
             "style": style.name,
             "enabled": style.enabled,
             "strength": style.strength,

@@ -35,6 +35,7 @@ class Output:
         self.last_error = ""
         self.write_ms = 0.0
         self._period = 1.0 / fps
+        self._fresh = False  # paced: holding a frame not written yet
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -57,6 +58,15 @@ class Output:
 
     def send(self, frame: np.ndarray) -> None:
         self.slot.put(frame)
+
+    def wants_frame(self) -> bool:
+        """Paced: whether a new frame would be written at the next tick (none is waiting). The
+        worker stylizes a frame only when some output wants one, so each tick gets a fresh one
+        and none is made for nothing. Unpaced outputs take every frame (the worker caps them
+        at their fps)."""
+        if not self.paced or self._thread is None or not self._thread.is_alive():
+            return True
+        return not self._fresh and not self.slot.pending
 
     def set_idle(self, idle: bool) -> None:
         """Paced outputs with an idle_fps repeat frames at that rate while idle, else at fps."""
@@ -87,7 +97,7 @@ class Output:
         self.write_ms = (time.perf_counter() - t0) * 1000
 
     def _run(self) -> None:
-        last, fresh = None, False
+        last = None
         period = self._period
         next_due = time.monotonic()
         while not self._stop.is_set():
@@ -101,14 +111,14 @@ class Output:
                 continue
             frame = self.slot.get(timeout=max(0.0, next_due - time.monotonic()))
             if frame is not None:
-                self.skipped += fresh
-                last, fresh = frame, True
+                self.skipped += self._fresh
+                last, self._fresh = frame, True
             now = time.monotonic()
             if now < next_due:
                 continue  # a newer frame may still arrive before the tick
             if last is not None:
                 self._write_safely(last)
-                fresh = False
+                self._fresh = False
             next_due += period
             if now - next_due > 1.0:  # fell far behind (suspended?): resync the clock
                 next_due = now + period
