@@ -175,15 +175,16 @@ class Pipeline:
 
     def _admit(self, frame) -> bool:
         """No more frames than the fastest output publishes: a frame is stylized only when a
-        paced output (virtual camera, file, stream) has written its last one, and never above
-        the fastest output's fps (window, null). The rest are dropped here, before any work;
+        paced output (virtual camera, file, stream) will have written its last one by the time
+        this one is done, and never above the fastest output's fps (window, null). The rest are dropped here, before any work;
         the controller may spend the spare time on a larger size."""
         outputs = self._current_outputs()
         fps = max((o.fps for o in outputs), default=0.0)
         if fps != self.rate_cap.fps:
             self.rate_cap.fps = fps
             self.controller.set_rate_cap(fps)
-        wanted = not outputs or any(o.wants_frame() for o in outputs)
+        work_s = (self.controller.s.ema_ms or 0.0) / 1000  # how long this frame will take
+        wanted = not outputs or any(o.wants_frame(work_s) for o in outputs)
         if wanted and self.rate_cap.admit(frame.captured_at):
             return True
         self.capped_frames += 1

@@ -36,6 +36,7 @@ class Output:
         self.write_ms = 0.0
         self._period = 1.0 / fps
         self._fresh = False  # paced: holding a frame not written yet
+        self._due = 0.0      # paced: when the next tick writes
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -59,14 +60,17 @@ class Output:
     def send(self, frame: np.ndarray) -> None:
         self.slot.put(frame)
 
-    def wants_frame(self) -> bool:
-        """Paced: whether a new frame would be written at the next tick (none is waiting). The
-        worker stylizes a frame only when some output wants one, so each tick gets a fresh one
-        and none is made for nothing. Unpaced outputs take every frame (the worker caps them
-        at their fps)."""
+    def wants_frame(self, lead_s: float = 0.0) -> bool:
+        """Paced: whether a frame finished `lead_s` from now would be written (none is waiting,
+        or the one waiting goes out at the tick before that). The worker stylizes a frame only
+        when some output wants one, so none is made for nothing, and a worker slower than the
+        output still starts the next frame at once. Unpaced outputs take every frame (the worker
+        caps them at their fps)."""
         if not self.paced or self._thread is None or not self._thread.is_alive():
             return True
-        return not self._fresh and not self.slot.pending
+        if not self._fresh and not self.slot.pending:
+            return True
+        return self._due - time.monotonic() <= lead_s
 
     def set_idle(self, idle: bool) -> None:
         """Paced outputs with an idle_fps repeat frames at that rate while idle, else at fps."""
@@ -99,29 +103,29 @@ class Output:
     def _run(self) -> None:
         last = None
         period = self._period
-        next_due = time.monotonic()
+        self._due = time.monotonic()  # the next tick (read by wants_frame)
         while not self._stop.is_set():
             if period != self._period:  # set_idle(): a faster pace starts at once
                 period = self._period
-                next_due = min(next_due, time.monotonic() + period)
+                self._due = min(self._due, time.monotonic() + period)
             if not self.paced:
                 frame = self.slot.get(timeout=0.5)
                 if frame is not None:
                     self._write_safely(frame)
                 continue
-            frame = self.slot.get(timeout=max(0.0, next_due - time.monotonic()))
+            frame = self.slot.get(timeout=max(0.0, self._due - time.monotonic()))
             if frame is not None:
                 self.skipped += self._fresh
                 last, self._fresh = frame, True
             now = time.monotonic()
-            if now < next_due:
+            if now < self._due:
                 continue  # a newer frame may still arrive before the tick
             if last is not None:
                 self._write_safely(last)
                 self._fresh = False
-            next_due += period
-            if now - next_due > 1.0:  # fell far behind (suspended?): resync the clock
-                next_due = now + period
+            self._due += period
+            if now - self._due > 1.0:  # fell far behind (suspended?): resync the clock
+                self._due = now + period
 
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "size": "%dx%d" % self.size, "fps": self.fps,
