@@ -125,7 +125,7 @@ def _free_port() -> int:
 def base_config(args, **processing) -> dict:
     return {"input": {"source": "demo", "fps": args.source_fps, "width": 640, "height": 360},
             "processing": {"providers": ["cpu"], "max_size": args.size, "min_size": args.size,
-                           "adaptive": False, **processing},
+                           "adaptive": False, "threads": args.threads, **processing},
             "style": {"smoothing": args.smoothing},
             "output": {"size": args.output_size, "virtualcam_backend": "file"}}
 
@@ -216,6 +216,7 @@ def main() -> int:
     ap.add_argument("--size", default="320x180", help="the fixed processing size")
     ap.add_argument("--output-size", default="640x360")
     ap.add_argument("--smoothing", default="flow", choices=["off", "ema", "flow"])
+    ap.add_argument("--threads", type=int, default=0, help="processing.threads (0: ONNX Runtime decides)")
     ap.add_argument("--only", choices=["idle", "wake", "rate"], action="append")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
