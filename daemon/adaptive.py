@@ -47,6 +47,7 @@ class ResolutionController:
                  up_margin: float = 0.7):
         self.ladder = ladder
         self.target_fps = target_fps
+        self.rate_cap_fps = 0.0  # the outputs' rate: frames beyond it are never processed
         self.enabled = enabled
         self.settle, self.base_up_wait = settle, base_up_wait
         self.headroom, self.up_margin = headroom, up_margin
@@ -63,12 +64,21 @@ class ResolutionController:
 
     @property
     def budget_ms(self) -> float:
-        return 1000.0 / self.target_fps * self.headroom
+        """Time per frame at the target rate, or at the outputs' rate when that is lower: the
+        time no frame is processed in may buy a larger size."""
+        fps = min(self.target_fps, self.rate_cap_fps) if self.rate_cap_fps > 0 else self.target_fps
+        return 1000.0 / fps * self.headroom
 
     def set_target(self, fps: float) -> None:
         self.target_fps = fps
         self.s.frames_at_rung = 0
         self._recent.clear()
+
+    def set_rate_cap(self, fps: float) -> None:
+        if fps != self.rate_cap_fps:
+            self.rate_cap_fps = fps
+            self.s.frames_at_rung = 0
+            self._recent.clear()
 
     def _area(self, rung: int) -> int:
         w, h = self.ladder[rung]

@@ -116,7 +116,9 @@ def bench_config(args, source: str, size: tuple[int, int]) -> Config:
     p.precision = args.precision
     cfg.style.name = args.style or cfg.style.name  # the same default as Bench.style_name
     cfg.style.smoothing = args.smoothing or cfg.style.smoothing
-    cfg.output.size, cfg.output.fps, cfg.output.targets = size_text(size), args.target_fps, ["null"]
+    # the null sink publishes at the source rate: the worker's cap at the outputs' rate must not
+    # bound what is measured (the controller holds --target-fps)
+    cfg.output.size, cfg.output.fps, cfg.output.targets = size_text(size), args.source_fps, ["null"]
     cfg.api.enabled = False
     return validate(cfg)
 

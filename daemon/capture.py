@@ -6,6 +6,9 @@ A video file must exist at start (check_source); it is read at its own frame rat
 unplugged camera, file gone) the stage keeps producing a
 "camera lost - reconnecting" placeholder at the input rate and reopens the source with
 exponential backoff, so everything downstream keeps running and resumes by itself.
+
+pause() releases the source (a camera's LED goes off) until resume(); meanwhile nothing is read
+or published.
 """
 from __future__ import annotations
 
@@ -99,7 +102,7 @@ def placeholder_frame(width: int, height: int, message: str) -> np.ndarray:
 
 
 class Capture:
-    """Reads frames into `slot` until stop(). `state` is 'running', 'lost' or 'ended'."""
+    """Reads frames into `slot` until stop(). `state` is 'running', 'lost', 'paused' or 'ended'."""
 
     def __init__(self, source, slot: LatestSlot, *, width: int = 1280, height: int = 720,
                  fps: float = 30.0, loop: bool = True, opener: Callable = open_source,
@@ -113,6 +116,8 @@ class Capture:
         self.reconnects = 0
         self.frames = 0
         self._stop = threading.Event()
+        self._wanted = threading.Event()  # cleared by pause(); set by resume() and stop()
+        self._wanted.set()
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
         self.read_ms = 0.0
 
@@ -120,8 +125,16 @@ class Capture:
         self._thread.start()
         return self
 
+    def pause(self) -> None:
+        """Release the source and stop reading until resume()."""
+        self._wanted.clear()
+
+    def resume(self) -> None:
+        self._wanted.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wanted.set()
         if self._thread.ident is not None:  # never started (start-up failed): nothing to join
             self._thread.join(timeout=5)
 
@@ -141,6 +154,15 @@ class Capture:
         frame_period = 1.0 / self.fps
         next_due = time.monotonic()
         while not self._stop.is_set():
+            if not self._wanted.is_set():
+                if cap is not None:
+                    cap.release()
+                    cap = None
+                self.state = "paused"
+                log.info("source %s released (paused)", _redact(self.source))
+                self._wanted.wait()
+                next_try, backoff, next_due = 0.0, 0.25, time.monotonic()
+                continue
             if cap is None:
                 now = time.monotonic()
                 if now >= next_try:

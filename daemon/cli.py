@@ -8,7 +8,7 @@ import sys
 import threading
 
 from . import __version__
-from .config import PRECISIONS, ConfigError, load
+from .config import ON_DEMAND_MODES, PRECISIONS, ConfigError, load
 
 
 def _common_processing(ap: argparse.ArgumentParser) -> None:
@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output-size", help="published frame size WxH (default 1280x720)")
     run.add_argument("--fps", type=float, help="target frame rate")
     run.add_argument("--no-loop", action="store_true", help="stop at the end of a video file input")
+    run.add_argument("--on-demand", choices=ON_DEMAND_MODES,
+                     help="auto: idle while no app reads the virtual camera (default) | always | never")
     _common_processing(run)
 
     sub.add_parser("styles", help="list the styles")
@@ -140,6 +142,8 @@ def build_config(args):
         cfg.output.size = args.output_size
     if getattr(args, "fps", None):
         cfg.processing.target_fps = cfg.output.fps = args.fps
+    if getattr(args, "on_demand", None):
+        cfg.processing.on_demand = args.on_demand
     if getattr(args, "port", None) is not None:
         cfg.api.port = args.port
     if getattr(args, "no_api", False):

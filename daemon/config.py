@@ -18,6 +18,7 @@ from .paths import user_config_dir
 SMOOTHING_MODES = ("off", "ema", "flow")
 PROVIDERS = ("tensorrt", "cuda", "dml", "coreml", "cpu")
 PRECISIONS = ("fp32", "fp16", "int8")  # fp16/int8: the manifest's reduced-precision variants
+ON_DEMAND_MODES = ("auto", "always", "never")  # when to stylize: while an app reads the virtual camera | always | never
 
 
 class ConfigError(ValueError):
@@ -42,6 +43,8 @@ class ProcessingConfig:
     providers: list = field(default_factory=lambda: list(PROVIDERS))  # tried in this order
     threads: int = 0              # ONNX Runtime intra-op threads (0: ORT decides)
     precision: str = "fp32"       # fp32 | fp16 | int8 (smaller, faster variants; see docs/quality.md)
+    on_demand: str = "auto"       # auto: idle while no app reads the virtual camera | always | never (paused)
+    idle_after_s: float = 5.0     # auto: seconds without a reader before going idle (apps that reopen don't flap it)
 
 
 @dataclass
@@ -62,6 +65,7 @@ class OutputConfig:
     targets: list = field(default_factory=lambda: ["auto"])  # virtualcam, window, file:PATH, stream:URL, rtmp://..., null, auto
     virtualcam_backend: str = ""  # pyvirtualcam backend (v4l2loopback, obs, unitycapture); empty: first that works
     virtualcam_device: str = ""   # e.g. /dev/video10
+    idle_image: str = ""          # picture shown while idle (PNG/JPEG); empty: a "stylecam paused" card
 
 
 @dataclass
@@ -176,6 +180,13 @@ def validate(cfg: Config) -> Config:
         raise ConfigError("input.width/input.height: the requested camera size must be between 16x16 and 7680x4320")
     if p.precision not in PRECISIONS:
         raise ConfigError(f"processing.precision: {p.precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if p.on_demand not in ON_DEMAND_MODES:
+        raise ConfigError(f"processing.on_demand: {p.on_demand!r}; choose one of {', '.join(ON_DEMAND_MODES)}")
+    if not 0 <= p.idle_after_s <= 600:
+        raise ConfigError("processing.idle_after_s: must be between 0 and 600 seconds")
+    if o.idle_image and not Path(o.idle_image).expanduser().is_file():
+        raise ConfigError(f"output.idle_image: no file at {o.idle_image}; give a PNG or JPEG path, "
+                          "or leave it empty for the built-in \"stylecam paused\" card")
     if p.threads < 0:
         raise ConfigError("processing.threads: must be 0 (ONNX Runtime decides) or a positive count")
     _validate_rtmp(cfg.rtmp)

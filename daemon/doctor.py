@@ -336,6 +336,22 @@ def check_virtualcam() -> list[Check]:
     return checks
 
 
+def check_on_demand(cfg, platform: str = sys.platform, proc: Path = Path("/proc")) -> list[Check]:
+    """Whether processing.on_demand auto can see who reads the virtual camera here."""
+    mode = cfg.processing.on_demand
+    if mode != "auto":
+        what = "stylizes even when no app reads the virtual camera" if mode == "always" else \
+            "stays paused (idle card, camera released) until on_demand changes"
+        return [Check(OK, "on demand", f"processing.on_demand is {mode}: stylecam {what}")]
+    if platform.startswith("linux") and (proc / "self" / "fd").is_dir():
+        return [Check(OK, "on demand", "auto: idles while no app has the v4l2loopback device open (readers "
+                      f"seen in {proc}; apps of other users are not seen, and keep it idle: set "
+                      "processing.on_demand: always if yours runs as another user); other outputs keep it running")]
+    return [Check(WARN, "on demand", "auto works like always here: this virtual camera (OBS Virtual Camera, "
+                  "Unity Capture) does not show which apps read it, so stylecam cannot idle by itself; "
+                  "pause it with POST /params {\"on_demand\": \"never\"}")]
+
+
 def check_loopback_module(sysfs: Path = Path("/sys")) -> list[Check]:
     """Linux: v4l2loopback must be loaded with exclusive_caps=1, or Chrome, Zoom and Teams do not
     list the virtual camera."""
@@ -532,6 +548,7 @@ def run_checks() -> list[Check]:
     checks += provider_checks
     checks += _safely("camera", check_cameras)
     checks += _safely("virtualcam", check_virtualcam)
+    checks += _safely("on demand", check_on_demand, cfg)
     checks += _safely("ffmpeg", check_ffmpeg, any(p != "cpu" for p in working))
     checks += _safely("obs script", check_obs_script)
     checks += _safely("token", check_token, cfg)

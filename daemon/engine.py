@@ -73,6 +73,10 @@ def _session(model: Path, provider: str, threads: int):
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         opts.intra_op_num_threads = threads
+    # no busy-waiting between runs: ORT's pool threads otherwise spin after every run, which
+    # measured 67-94 % of a core at 15 runs/s against 6-39 % without, at the same run time
+    # (docs/benchmarks.md#on-demand): the CPU would not follow the frame rate
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options = {}
     if provider == "tensorrt":
         options = {"trt_fp16_enable": True, "trt_engine_cache_enable": True}

@@ -3,7 +3,11 @@
 Three kinds of threads joined by one-frame LatestSlots: the capture thread, one worker that
 runs the per-frame stages in order, and one thread per output. A slow stage drops frames; it
 never blocks the one before it. Everything the API may change (style, strength, smoothing,
-target fps, outputs) is applied between frames under a lock.
+target fps, outputs, on_demand) is applied between frames under a lock.
+
+The worker takes no more frames than the fastest output publishes (the rest are dropped before
+any work), and while nobody sees the frames (ondemand.Demand) it idles: the camera released,
+the outputs showing the idle card, no inference.
 """
 from __future__ import annotations
 
@@ -18,12 +22,14 @@ from .capture import Capture, open_source
 from .config import Config, parse_size
 from .engine import Engine
 from .framepath import FramePath, FrameSettings, StyleFade
+from .ondemand import Demand, RateCap, idle_card
 from .outputs import Output, OutputError, create_output
 from .slots import LatestSlot
 from .stats import Stats
 from .styles import Catalogue
 
 log = logging.getLogger(__name__)
+CHECK_IDLE_S = 0.5  # while idle, new outputs are looked for this often (a reader wakes it at once)
 
 
 class Pipeline:
@@ -54,6 +60,12 @@ class Pipeline:
         self.capture = Capture(inp.source, self.in_slot, width=inp.width, height=inp.height,
                                fps=inp.fps, loop=inp.loop, opener=opener)
         self.outputs: list[Output] = []
+        self.idle_card = idle_card(self.out_size, cfg.output.idle_image)
+        self.demand = Demand(cfg.processing.on_demand, cfg.processing.idle_after_s, self._current_outputs)
+        self.rate_cap = RateCap()
+        self.capped_frames = 0
+        self.idle_spells = 0
+        self._woke_at: float | None = None
         self._worker = threading.Thread(target=self._work, name="worker", daemon=True)
         self.stats.set(provider=self.engine.provider, providers_skipped=self.engine.choice.skipped,
                        precision=cfg.processing.precision)
@@ -82,8 +94,15 @@ class Pipeline:
             o.stop()
         return bool(found)
 
+    def _current_outputs(self) -> list[Output]:
+        with self._lock:
+            return list(self.outputs)
+
     def start(self) -> "Pipeline":
+        if not self.demand.update().run:
+            self.capture.pause()  # nobody watches yet: the camera is not even opened
         self.capture.start()
+        self.demand.start()
         self._worker.start()
         return self
 
@@ -93,6 +112,7 @@ class Pipeline:
         with self._stop_lock:
             self._stop.set()
             self.in_slot.close()
+            self.demand.stop()
             self.capture.stop()
             if self._worker.ident is not None and self._worker is not threading.current_thread():
                 self._worker.join(timeout=10)
@@ -114,6 +134,8 @@ class Pipeline:
             self.style.name = name
 
     def set_params(self, **params) -> None:
+        if "on_demand" in params:  # outside self._lock: Demand takes its own lock, then ours
+            self.demand.set_mode(params.pop("on_demand"))
         with self._lock:
             for key, value in params.items():
                 if key == "target_fps":
@@ -128,13 +150,21 @@ class Pipeline:
     def _work(self) -> None:
         try:
             while not self._stop.is_set():
+                if not self.demand.running:
+                    self._idle()
+                    continue
                 frame = self.in_slot.get(timeout=0.5)
                 if frame is None:
                     if self.capture.state == "ended":
                         log.info("input ended")
                         break
                     continue
+                if not self._admit(frame):
+                    continue
                 self._process(frame)
+                if self._woke_at is not None and not frame.placeholder:
+                    self.stats.set(wake_ms=round((time.monotonic() - self._woke_at) * 1000, 1))
+                    self._woke_at = None
                 if self.max_frames and self.stats.frames >= self.max_frames:
                     break
         except Exception:
@@ -142,6 +172,52 @@ class Pipeline:
         finally:
             if not self._stop.is_set():
                 threading.Thread(target=self.stop, daemon=True).start()
+
+    def _admit(self, frame) -> bool:
+        """No more frames than the fastest output publishes: a frame is stylized only when a
+        paced output (virtual camera, file, stream) will have written its last one by the time
+        this one is done, and never above the fastest output's fps (window, null). The rest are dropped here, before any work;
+        the controller may spend the spare time on a larger size."""
+        outputs = self._current_outputs()
+        fps = max((o.fps for o in outputs), default=0.0)
+        if fps != self.rate_cap.fps:
+            self.rate_cap.fps = fps
+            self.controller.set_rate_cap(fps)
+        work_s = (self.controller.s.ema_ms or 0.0) / 1000  # how long this frame will take
+        wanted = not outputs or any(o.wants_frame(work_s) for o in outputs)
+        if wanted and self.rate_cap.admit(frame.captured_at):
+            return True
+        self.capped_frames += 1
+        return False
+
+    def _idle(self) -> None:
+        """Nobody sees the frames: release the camera, show the idle card, and wait (no work)
+        until Demand says someone does; then resume with the same warm engine."""
+        log.info("idle: %s", self.demand.decision.reason)
+        self.capture.pause()
+        self.idle_spells += 1
+        carded: set[int] = set()
+        while not self._stop.is_set():
+            self.demand.changed.clear()
+            outputs = self._current_outputs()
+            for o in outputs:
+                if id(o) not in carded:  # outputs added while idle get the card too
+                    o.set_idle(True)
+                    o.send(self.idle_card)
+                    carded.add(id(o))
+            if self.demand.running:
+                break
+            self.demand.changed.wait(CHECK_IDLE_S)
+        if self._stop.is_set():
+            return
+        log.info("running: %s", self.demand.decision.reason)
+        for o in outputs:
+            o.set_idle(False)
+        with self._lock:
+            self.path.smoother.reset()  # the last frame before the pause is no guide for the next
+        self.in_slot.get(timeout=0)  # nor is a frame captured just before the camera was released
+        self._woke_at = time.monotonic()
+        self.capture.resume()
 
     def _process(self, frame) -> None:
         st = self.stats
@@ -168,8 +244,15 @@ class Pipeline:
             style = replace(self.style)
             outputs = [o.describe() for o in self.outputs]
         snap = self.stats.snapshot()
+        demand = self.demand.decision.describe()
+        if self.done.is_set():
+            demand.update(state="stopped", state_reason="stopped")
         snap.update({
-            "state": "stopped" if self.done.is_set() else "running",
+            **demand,
+            "on_demand": self.demand.mode,
+            "idle_spells": self.idle_spells,
+            "rate_cap_fps": self.rate_cap.fps,
+            "capped_frames": self.capped_frames,
             "style": style.name,
             "enabled": style.enabled,
             "strength": style.strength,

@@ -31,6 +31,16 @@ class LatestSlot:
             item, self._item = self._item, None
             return item
 
+    @property
+    def pending(self) -> bool:
+        """An item is waiting to be taken."""
+        return self._item is not None
+
+    def wake(self) -> None:
+        """Return a waiting get() now (with None when nothing new is there)."""
+        with self._cond:
+            self._cond.notify_all()
+
     def close(self) -> None:
         with self._cond:
             self.closed = True

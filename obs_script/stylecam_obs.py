@@ -126,6 +126,8 @@ def describe(view: dict, now: float | None = None) -> str:
             + (f"{lat:.0f} ms" if isinstance(lat, (int, float)) else "-"),
             f"Provider {st.get('provider', '?')}, processing {st.get('processing_size', '?')}",
         ]
+        if st.get("state") in ("idle", "running"):  # on demand: idle while no app reads the camera
+            lines.insert(1, f"{st['state'].capitalize()}: {st.get('state_reason') or '-'}")
     else:
         lines = [view.get("message") or "Connecting to the stylecam daemon..."]
         retry_at = view.get("retry_at")

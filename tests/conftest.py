@@ -222,25 +222,27 @@ class VirtualCamRecorder:
 _backend_ids = itertools.count()
 
 
-@pytest.fixture
-def virtualcam():
-    """Registers a pyvirtualcam backend that records frames; yields its VirtualCamRecorder.
-    Point the daemon at it with output.virtualcam_backend = recorder.backend."""
+def _register_recording_backend(recorder: VirtualCamRecorder, device_file: Path | None = None) -> None:
+    """A pyvirtualcam backend that records into `recorder`. With `device_file`, it also opens
+    that real file as its device (as v4l2loopback's producer opens /dev/videoN) and writes
+    each frame to it, so other processes can open the "device" and be seen reading it."""
     import pyvirtualcam
-    from pyvirtualcam import camera as pvc_camera
-
-    recorder = VirtualCamRecorder(f"stylecam-test-{next(_backend_ids)}")
 
     class RecordingBackend:
         def __init__(self, *, width, height, fps, fourcc, device, **kw):
             self.width, self.height = width, height
-            self._device = device or "/dev/video-test"
+            self._device = device or str(device_file or "/dev/video-test")
+            self._fd = os.open(self._device, os.O_RDWR | os.O_CREAT, 0o600) if device_file else None
             recorder.opened.append({"width": width, "height": height, "fps": fps, "device": self._device})
 
         def send(self, frame):
+            if self._fd is not None:
+                os.pwrite(self._fd, frame, 0)
             recorder.record(frame, self.width, self.height)
 
         def close(self):
+            if self._fd is not None:
+                os.close(self._fd)
             recorder.closed += 1
 
         def device(self):
@@ -250,6 +252,32 @@ def virtualcam():
             return None
 
     pyvirtualcam.register_backend(recorder.backend, RecordingBackend)
+
+
+@pytest.fixture
+def virtualcam():
+    """Registers a pyvirtualcam backend that records frames; yields its VirtualCamRecorder.
+    Point the daemon at it with output.virtualcam_backend = recorder.backend. Its device
+    (/dev/video-test) does not exist: nobody can be seen reading it."""
+    from pyvirtualcam import camera as pvc_camera
+
+    recorder = VirtualCamRecorder(f"stylecam-test-{next(_backend_ids)}")
+    _register_recording_backend(recorder)
+    yield recorder
+    pvc_camera.BACKENDS.pop(recorder.backend, None)
+
+
+@pytest.fixture
+def loopback_device(tmp_path):
+    """Like `virtualcam`, but the device is a real file (recorder.device) that the backend holds
+    open and writes every frame to: the v4l2loopback device's stand-in, which other processes
+    open to "read the camera"."""
+    from pyvirtualcam import camera as pvc_camera
+
+    recorder = VirtualCamRecorder(f"stylecam-test-{next(_backend_ids)}")
+    recorder.device = str(tmp_path / "video10")
+    Path(recorder.device).touch()
+    _register_recording_backend(recorder, Path(recorder.device))
     yield recorder
     pvc_camera.BACKENDS.pop(recorder.backend, None)
 

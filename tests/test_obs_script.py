@@ -207,6 +207,18 @@ def test_properties_follow_changes_made_by_hotkeys(host, daemon):
     assert daemon.calls[calls:] == []
 
 
+def test_status_shows_whether_the_daemon_idles_and_why(host, daemon):
+    daemon.state.update(state="idle", state_reason="no app has /dev/video10 open")
+    wait_for(lambda: connected(host) and host.module._state.link.view()["status"].get("state") == "idle",
+             what="the idle status")
+    host.properties()
+    assert "Idle: no app has /dev/video10 open" in host.shown("status")
+    daemon.state.update(state="running", state_reason="read by pid 4242 (zoom)")
+    wait_for(lambda: host.module._state.link.view()["status"].get("state") == "running", what="the wake")
+    host.properties()
+    assert "Running: read by pid 4242 (zoom)" in host.shown("status")
+
+
 def test_loading_sends_nothing_and_edits_send_only_what_changed(host, daemon):
     wait_for(lambda: connected(host), what="connection")
     assert daemon.calls == []

@@ -27,6 +27,7 @@ class Output:
 
     kind = "output"
     paced = False
+    idle_fps = 0.0  # >0: while the pipeline is idle, repeat the idle card at this lower rate
 
     def __init__(self, size: tuple[int, int], fps: float, name: str | None = None):
         self.size, self.fps = tuple(size), fps
@@ -37,6 +38,9 @@ class Output:
         self.errors = 0
         self.last_error = ""
         self.write_ms = 0.0
+        self._period = 1.0 / fps
+        self._fresh = False  # paced: holding a frame not written yet
+        self._due = 0.0      # paced: when the next tick writes
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -59,6 +63,24 @@ class Output:
 
     def send(self, frame: np.ndarray) -> None:
         self.slot.put(frame)
+
+    def wants_frame(self, lead_s: float = 0.0) -> bool:
+        """Paced: whether a frame finished `lead_s` from now would be written (none is waiting,
+        or the one waiting goes out at the tick before that). The worker stylizes a frame only
+        when some output wants one, so none is made for nothing, and a worker slower than the
+        output still starts the next frame at once. Unpaced outputs take every frame (the worker
+        caps them at their fps)."""
+        if not self.paced or self._thread is None or not self._thread.is_alive():
+            return True
+        if not self._fresh and not self.slot.pending:
+            return True
+        return self._due - time.monotonic() <= lead_s
+
+    def set_idle(self, idle: bool) -> None:
+        """Paced outputs with an idle_fps repeat frames at that rate while idle, else at fps."""
+        if self.idle_fps > 0:
+            self._period = 1.0 / (self.idle_fps if idle else self.fps)
+            self.slot.wake()
 
     def stop(self) -> None:
         self._stop.set()
@@ -93,28 +115,31 @@ class Output:
         log.error("output %s: %s; this output has stopped", self.name, message)
 
     def _run(self) -> None:
-        last, fresh = None, False
-        period = 1.0 / self.fps
-        next_due = time.monotonic()
+        last = None
+        period = self._period
+        self._due = time.monotonic()  # the next tick (read by wants_frame)
         while not self._stop.is_set():
+            if period != self._period:  # set_idle(): a faster pace starts at once
+                period = self._period
+                self._due = min(self._due, time.monotonic() + period)
             if not self.paced:
                 frame = self.slot.get(timeout=0.5)
                 if frame is not None:
                     self._write_safely(frame)
                 continue
-            frame = self.slot.get(timeout=max(0.0, next_due - time.monotonic()))
+            frame = self.slot.get(timeout=max(0.0, self._due - time.monotonic()))
             if frame is not None:
-                self.skipped += fresh
-                last, fresh = frame, True
+                self.skipped += self._fresh
+                last, self._fresh = frame, True
             now = time.monotonic()
-            if now < next_due:
+            if now < self._due:
                 continue  # a newer frame may still arrive before the tick
             if last is not None:
                 self._write_safely(last)
-                fresh = False
-            next_due += period
-            if now - next_due > 1.0:  # fell far behind (suspended?): resync the clock
-                next_due = now + period
+                self._fresh = False
+            self._due += period
+            if now - self._due > 1.0:  # fell far behind (suspended?): resync the clock
+                self._due = now + period
 
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "size": "%dx%d" % self.size, "fps": self.fps,

@@ -22,6 +22,7 @@ def how_to_get_one() -> str:
 class VirtualCamOutput(Output):
     kind = "virtualcam"
     paced = True
+    idle_fps = 2.0  # the paused card: nobody watches, converting 30 copies a second is waste
 
     def __init__(self, size, fps, backend: str = "", device: str = ""):
         super().__init__(size, fps, name="virtualcam")
