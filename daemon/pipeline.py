@@ -54,6 +54,7 @@ class Pipeline:
         self.capture = Capture(inp.source, self.in_slot, width=inp.width, height=inp.height,
                                fps=inp.fps, loop=inp.loop, opener=opener)
         self.outputs: list[Output] = []
+        self.latest: tuple | None = None  # (camera frame, published frame): the panel's preview reads it
         self._worker = threading.Thread(target=self._work, name="worker", daemon=True)
         self.stats.set(provider=self.engine.provider, providers_skipped=self.engine.choice.skipped,
                        precision=cfg.processing.precision)
@@ -156,6 +157,7 @@ class Pipeline:
         result = self.path(frame.image, settings, placeholder=frame.placeholder)
         if style.enabled and not frame.placeholder:
             self.controller.observe((time.perf_counter() - t0) * 1000)
+        self.latest = (frame.image, result)
         with st.timer("output"):
             for o in outputs:
                 o.send(result)
