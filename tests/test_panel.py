@@ -238,7 +238,7 @@ def test_session_describes_every_param_the_daemon_reports(daemon, browser):
     assert {"enabled", "strength", "preserve_color", "mirror", "smoothing", "target_fps"} <= set(controls)
     assert controls["strength"]["kind"] == "number" and controls["strength"]["max"] == 1
     assert controls["smoothing"]["choices"] == ["off", "ema", "flow"]
-    assert "twitch" in body["rtmp_presets"]
+    assert "twitch" in body["rtmp_presets"] and body["rtmp_preset"] == "custom"
 
 
 def test_a_new_param_gets_a_control_without_panel_changes():

@@ -9,7 +9,7 @@ token, and then uses the control API's own endpoints (/status, /styles, /style, 
   GET  /panel, /panel/panel.js, /panel/panel.css    the page (no login needed: no secrets in it)
   POST /panel/login    {code}           -> session cookie + {csrf}      (same-origin only)
   POST /panel/code                      -> {url, expires_in_s}: a login link (token only)
-  GET  /panel/session                   -> {csrf, controls, rtmp_presets}
+  GET  /panel/session                   -> {csrf, controls, rtmp_presets, rtmp_preset}
   POST /panel/logout
   GET  /panel/preview.jpg?view=stylized|original      the latest frame, scaled down
   GET  /panel/thumb.jpg?style=NAME      a style's thumbnail    POST /panel/thumbs/refresh
@@ -167,7 +167,7 @@ class Panel:
         from ..outputs.rtmp import PRESETS
 
         return {"csrf": access.session.csrf, "controls": describe_controls(PARAM_TYPES, self.daemon.status()),
-                "rtmp_presets": list(PRESETS)}
+                "rtmp_presets": list(PRESETS), "rtmp_preset": self.daemon.cfg.rtmp.preset}
 
     def _logout(self, _body, _query, access: Access) -> Reply:
         if access.session is not None:

@@ -45,19 +45,19 @@ function showLogin(why) {
 // -- login: the one-time code rides in the URL fragment, which never reaches a server -------
 async function login() {
   const match = /(?:^#|&)code=([A-Za-z0-9_-]+)/.exec(location.hash);
+  let refused = "";
   if (match) {
     history.replaceState(null, "", location.pathname + location.search);  // the code leaves the URL
     try {
       await call("POST", "/panel/login", { code: match[1] });
     } catch (err) {
-      showLogin(err.message);
-      return null;
+      refused = err.message;  // an OBS dock reloads its used link: its cookie may still be good
     }
   }
   try {
     return await call("GET", "/panel/session");
   } catch (err) {
-    showLogin(err.status === 401 ? "This browser has no panel session yet." : err.message);
+    showLogin(refused || (err.status === 401 ? "This browser has no panel session yet." : err.message));
     return null;
   }
 }
@@ -158,7 +158,6 @@ function renderControls(controls) {
     input.id = `param-${c.name}`;
     input.name = c.name;
     input.addEventListener(input.type === "range" ? "input" : "change", () => sendParam(c, input));
-    input.addEventListener("change", () => sendParam(c, input, true));
     label.append(input);
     form.append(label);
   }
@@ -175,13 +174,23 @@ function valueOf(c, input) {
   return input.value;
 }
 
-const pending = new Map();  // a slider sends at most one change per 100 ms, and its last value
-function sendParam(c, input, final) {
+// one request per control at a time, in order, the latest value last: a dragged slider
+// sends while it moves, and a late answer never winds it back
+const sending = new Map();
+function sendParam(c, input) {
   state.editing.set(c.name, Date.now());
-  if (pending.has(c.name) && !final) return;
-  const send = () => act(() => call("POST", "/params", { [c.name]: valueOf(c, input) }));
-  if (final) { clearTimeout(pending.get(c.name)); pending.delete(c.name); send(); return; }
-  pending.set(c.name, setTimeout(() => { pending.delete(c.name); send(); }, 100));
+  let slot = sending.get(c.name);
+  if (!slot) sending.set(c.name, slot = { busy: false, again: false });
+  if (slot.busy) { slot.again = true; return; }
+  slot.busy = true;
+  (async () => {
+    do {
+      slot.again = false;
+      await act(() => call("POST", "/params", { [c.name]: valueOf(c, input) }));
+    } while (slot.again);
+    slot.busy = false;
+    state.editing.set(c.name, Date.now());
+  })();
 }
 
 function showParams(status) {
@@ -200,22 +209,33 @@ function showParams(status) {
 // -- status ---------------------------------------------------------------------------------
 function drawSpark() {
   const canvas = $("spark");
+  const ratio = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth, h = canvas.clientHeight, pts = state.fps;
+  if (canvas.width !== Math.round(w * ratio)) {  // draw at the screen's resolution, never stretched
+    canvas.width = Math.round(w * ratio);
+    canvas.height = Math.round(h * ratio);
+  }
   const ctx = canvas.getContext("2d");
-  const w = canvas.width, h = canvas.height, pts = state.fps;
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, w, h);
+  const top = Math.max(5, ...pts, Number(state.targetFps) || 0) * 1.1;
+  const plotTop = 16, plotH = h - plotTop - 3;
+  ctx.fillStyle = "#9aa0ad";
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.fillText("fps, last minute", 4, 12);
+  ctx.textAlign = "right";
+  ctx.fillText(`${top.toFixed(0)}`, w - 4, 12);
+  ctx.textAlign = "left";
   if (pts.length < 2) return;
-  const top = Math.max(5, ...pts) * 1.15;
   ctx.strokeStyle = "#e0a23a";
-  ctx.lineWidth = 2;
+  ctx.lineWidth = 1.5;
   ctx.beginPath();
+  const first = SPARK_POINTS - pts.length;  // the newest point sits at the right edge
   pts.forEach((v, i) => {
-    const x = (i / (SPARK_POINTS - 1)) * w, y = h - 3 - (v / top) * (h - 6);
+    const x = ((first + i) / (SPARK_POINTS - 1)) * (w - 2) + 1, y = plotTop + plotH - (v / top) * plotH;
     if (i) ctx.lineTo(x, y); else ctx.moveTo(x, y);
   });
   ctx.stroke();
-  ctx.fillStyle = "#9aa0ad";
-  ctx.font = "11px system-ui, sans-serif";
-  ctx.fillText(`max ${top.toFixed(0)} fps`, 4, 12);
 }
 
 function showStatus(st) {
@@ -231,6 +251,7 @@ function showStatus(st) {
   $("s-provider").textContent = [st.provider, st.precision].filter(Boolean).join(", ");
   $("s-dropped").textContent = String(st.dropped_frames);
   $("s-input").textContent = input.state === "lost" ? `lost: ${input.last_error || "reconnecting"}` : (input.state || "–");
+  state.targetFps = st.target_fps;
   state.fps.push(st.fps);
   if (state.fps.length > SPARK_POINTS) state.fps.shift();
   drawSpark();
@@ -244,6 +265,8 @@ function showRtmp(r) {
   badge.textContent = r.state;
   badge.className = "badge " + ({ live: "ok", error: "bad", reconnecting: "warn", starting: "warn" }[r.state] || "");
   const active = ["live", "starting", "reconnecting"].includes(r.state);
+  const presets = $("rtmp-preset");
+  if (r.preset && !presets.dataset.touched && presets.value !== r.preset) presets.value = r.preset;
   $("rtmp-stop").disabled = !active;
   const parts = [];
   if (r.url) parts.push(r.url);
@@ -284,6 +307,8 @@ function wire(session) {
     opt.textContent = p[0].toUpperCase() + p.slice(1);
     presets.append(opt);
   }
+  presets.value = session.rtmp_preset;  // the config's rtmp.preset
+  presets.addEventListener("change", () => { presets.dataset.touched = "1"; });
   $("view-stylized").addEventListener("click", () => setView("stylized"));
   $("view-original").addEventListener("click", () => setView("original"));
   $("rtmp-start").addEventListener("click", () => act(async () => {
