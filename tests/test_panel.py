@@ -8,6 +8,7 @@ import os
 import re
 import stat
 
+import numpy as np
 import pytest
 from conftest import ApiClient, make_config, wait_for
 from stylecam import cli
@@ -215,7 +216,25 @@ def test_the_preview_is_encoded_only_when_a_panel_asks(daemon, browser):
         status, headers, _ = browser.request("GET", f"/panel/preview.jpg?view={view}")
         assert status == 200 and headers["content-type"] == "image/jpeg"
     assert preview.encoded >= before + 2
+    pictures = {}
+    for view in ("stylized", "original"):
+        pictures[view] = _decode(browser, f"/panel/preview.jpg?view={view}")
+    assert pictures["stylized"].shape == pictures["original"].shape == (144, 256, 3)  # output size: never scaled up
+    diff = np.abs(pictures["stylized"].astype(int) - pictures["original"].astype(int)).mean()
+    assert diff > 10, f"the original view looks like the stylized one (mean difference {diff:.1f})"
     assert browser.request("GET", "/panel/preview.jpg?view=raw")[0] == 400
+
+
+def _decode(browser, path):
+    import http.client
+
+    import cv2
+
+    conn = http.client.HTTPConnection("127.0.0.1", browser.port, timeout=10)
+    conn.request("GET", path, headers={"Host": f"127.0.0.1:{browser.port}", "Cookie": browser.cookie})
+    data = conn.getresponse().read()
+    conn.close()
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
 
 def test_thumbnails_are_made_once_per_style_and_cached(daemon, browser):

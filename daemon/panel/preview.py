@@ -47,12 +47,13 @@ class Preview:
             if cached is not None and cached[0] is frames:
                 return cached[1]
             camera, image = frames
+            out_w, out_h = self.pipeline.out_size
+            width = min(self.width, out_w)  # scaled down, never up
             if view == "original":  # cropped like the output, at the preview's size
-                out_w, out_h = self.pipeline.out_size
-                image = preprocess.fit_to(camera, (self.width, max(2, round(self.width * out_h / out_w))))
+                image = preprocess.fit_to(camera, (width, max(2, round(width * out_h / out_w))))
                 if self.pipeline.style.mirror:
                     image = cv2.flip(image, 1)
-            data = encode_jpeg(image, self.width)
+            data = encode_jpeg(image, width)
             self._cache[view] = (frames, data)
             self.encoded += 1
             return data
