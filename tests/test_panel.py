@@ -261,11 +261,17 @@ def test_session_describes_every_param_the_daemon_reports(daemon, browser):
 
 
 def test_a_new_param_gets_a_control_without_panel_changes():
-    types = {"strength": (int, float), "on_demand": (bool,), "region": (str,), "future": (int,)}
-    status = {"strength": 1.0, "on_demand": False, "region": "full"}
-    controls = {c["name"]: c for c in describe_controls(types, status)}
-    assert controls["on_demand"] == {"name": "on_demand", "kind": "bool", "label": "On demand"}
-    assert controls["region"]["kind"] == "text"
+    from types import SimpleNamespace
+
+    types = {"strength": (int, float), "hdr": (bool,), "region": (str,), "on_demand": (str,),
+             "note": (str,), "future": (int,)}
+    status = {"strength": 1.0, "hdr": False, "region": "full", "on_demand": "always", "note": ""}
+    config_names = SimpleNamespace(REGIONS=("full", "person"), ON_DEMAND_MODES=("always", "watched"))
+    controls = {c["name"]: c for c in describe_controls(types, status, config_names)}
+    assert controls["hdr"] == {"name": "hdr", "kind": "bool", "label": "Hdr"}
+    assert controls["region"] == {"name": "region", "kind": "choice", "label": "Region", "choices": ["full", "person"]}
+    assert controls["on_demand"]["choices"] == ["always", "watched"]
+    assert controls["note"]["kind"] == "text"  # no list in config.py: a text field
     assert "future" not in controls  # not in /status: nothing to show
 
 
