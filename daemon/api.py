@@ -11,6 +11,9 @@ daemon.
   POST /style   {name, transition_ms?}
   POST /params  {enabled?, strength?, preserve_color?, mirror?, smoothing?, target_fps?, on_demand?}
   GET  /rtmp    POST /rtmp/start {server, key, preset?, ...}   POST /rtmp/stop
+  /panel/...                        the browser control panel (stylecam.panel): a one-time
+                                    login code buys a session cookie, which works instead of the
+                                    token for the page (state changes need its CSRF token)
 """
 from __future__ import annotations
 
@@ -39,6 +42,27 @@ class ApiError(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
+
+
+# sent with every answer: nothing may frame the daemon's pages or load anything from elsewhere
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' blob:; connect-src 'self'; base-uri 'none'; "
+                               "form-action 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+class Reply:
+    """A handler's answer that is not JSON (the panel's pages and images), with extra headers."""
+
+    def __init__(self, data: bytes | Any, content_type: str = "application/json",
+                 headers: dict | None = None):
+        self.data = data if isinstance(data, bytes) else json.dumps(data).encode()
+        self.content_type, self.headers = content_type, headers or {}
 
 
 def token_path() -> Path:
@@ -98,6 +122,18 @@ def validate_params(body: Any) -> dict:
     return body
 
 
+def _json_body(method: str, raw: bytes):
+    """A POST's JSON body ({} when empty); None for other methods."""
+    if method != "POST":
+        return None
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ApiError(400, "the body is not valid JSON") from None
+
+
 # -- the server ------------------------------------------------------------------------
 Handler = Callable[[Any], Any]
 
@@ -112,8 +148,11 @@ class ControlApi:
     set_params() and, for RTMP, rtmp_start(), rtmp_stop(), rtmp_status()."""
 
     def __init__(self, daemon, host: str = "127.0.0.1", port: int = 8765, token: str | None = None):
+        from .panel import Panel
+
         self.daemon = daemon
         self.token = token or load_or_create_token()
+        self.panel = Panel(daemon)
         self.routes: dict[tuple[str, str], Handler] = {
             ("GET", "/status"): lambda _: daemon.status(),
             ("GET", "/styles"): lambda _: daemon.styles(),
@@ -179,13 +218,15 @@ class ControlApi:
                     pass
 
             def _reply(self, status: int, obj: Any) -> None:
-                data = json.dumps(obj).encode()
+                reply = obj if isinstance(obj, Reply) else Reply(obj)
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Type", reply.content_type)
+                self.send_header("Content-Length", str(len(reply.data)))
                 self.send_header("Cache-Control", "no-store")
+                for name, value in {**SECURITY_HEADERS, **reply.headers}.items():
+                    self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(data)
+                self.wfile.write(reply.data)
 
             def _handle(self, method: str) -> None:
                 try:
@@ -209,11 +250,14 @@ class ControlApi:
                 if hostname.lower() not in LOOPBACK_HOSTS:
                     self.close_connection = True
                     raise ApiError(403, "Host header must be 127.0.0.1, localhost or [::1]")
+                path, _, query = self.path.partition("?")
                 given = self.headers.get("X-Stylecam-Token") or ""
                 auth = self.headers.get("Authorization") or ""
                 if auth.lower().startswith("bearer "):
                     given = auth[7:].strip()
-                if not hmac.compare_digest(given.encode("utf-8", "replace"), api.token.encode()):
+                # the panel's session cookie (or a public panel page) stands in for the token
+                access = api.panel.authorize(method, path, self.headers, token_given=bool(given))
+                if access.needs_token and not hmac.compare_digest(given.encode("utf-8", "replace"), api.token.encode()):
                     raise ApiError(401, "missing or wrong token; `stylecam token` prints it")
                 length_text = self.headers.get("Content-Length") or "0"
                 try:
@@ -228,22 +272,14 @@ class ControlApi:
                 except TimeoutError:
                     raise ApiError(408, f"the body ({length} bytes) did not arrive in time") from None
                 self._body_read = True
-                path = self.path.split("?", 1)[0]
+                if path.startswith("/panel"):
+                    return api.panel.route(method, path, query, _json_body(method, raw), access)
                 handler = api.routes.get((method, path))
                 if handler is None:
                     if any(p == path for (_, p) in api.routes):
                         raise ApiError(405, f"{method} not allowed on {path}")
                     raise ApiError(404, f"no endpoint {path}; see GET /status, /styles, POST /style, /params")
-                body = None
-                if method == "POST":
-                    if not raw.strip():
-                        body = {}
-                    else:
-                        try:
-                            body = json.loads(raw)
-                        except (ValueError, UnicodeDecodeError, RecursionError):
-                            raise ApiError(400, "the body is not valid JSON") from None
-                return handler(body)
+                return handler(_json_body(method, raw))
 
             def do_GET(self):  # noqa: N802
                 self._handle("GET")

@@ -54,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", help="check cameras, virtual cameras, ONNX Runtime providers, ffmpeg, OBS script")
     sub.add_parser("token", help="print the control API token (creating it if needed)")
+    pan = sub.add_parser("panel", help="print and open a one-time login link to the browser control panel")
+    pan.add_argument("--port", type=int, help="the daemon's control API port (default: api.port from the config)")
+    pan.add_argument("--config", help="YAML config file (default: the user config dir)")
+    pan.add_argument("--no-open", action="store_true", help="only print the link, open no browser")
 
     tr = sub.add_parser("train", help="train the built-in styles or a custom style (needs the train extra)")
     try:
@@ -95,6 +99,8 @@ def main(argv=None) -> int:
             print(load_or_create_token())
             print(f"(stored in {token_path()})", file=sys.stderr)
             return 0
+        if args.cmd == "panel":
+            return cmd_panel(args)
         if args.cmd == "train":
             try:
                 from .training.cli import run as train_run
@@ -219,10 +225,44 @@ def cmd_run(args) -> int:
     log.info("running: input %s, style %s, provider %s, precision %s, output %s -> %s", st["input"]["source"],
              st["style"], st["provider"], st["precision"], st["output_size"],
              ", ".join(o["name"] for o in st["outputs"]))
+    if service.api:
+        link = service.api.panel.login_link(f"127.0.0.1:{service.api.port}")
+        log.info("control panel: %s (a one-time link for 10 minutes; `stylecam panel` makes a new one)", link)
     while not stop.is_set() and not service.wait(0.5):
         pass
     service.stop()
     log.info("stopped after %d frames", service.pipeline.stats.frames)
+    return 0
+
+
+def cmd_panel(args) -> int:
+    """Ask the running daemon for a one-time login link (with the token), print it, open it."""
+    import http.client
+    import json
+    import webbrowser
+
+    from .api import load_or_create_token
+
+    port = args.port if args.port is not None else load(args.config).api.port
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/panel/code", body=b"{}", headers={
+            "Authorization": f"Bearer {load_or_create_token()}", "Content-Type": "application/json"})
+        reply = conn.getresponse()
+        body = json.loads(reply.read() or b"{}")
+    except (OSError, ValueError) as exc:
+        print(f"stylecam: no daemon answers on 127.0.0.1:{port} ({exc}); start it with `stylecam run` "
+              "(or give its port with --port)", file=sys.stderr)
+        return 2
+    finally:
+        conn.close()
+    if reply.status != 200:
+        print(f"stylecam: the daemon on port {port} refused: {body.get('error', reply.status)}", file=sys.stderr)
+        return 2
+    print(body["url"])
+    print(f"(works once, within {body['expires_in_s'] // 60} minutes)", file=sys.stderr)
+    if not args.no_open:
+        webbrowser.open(body["url"])
     return 0
 
 

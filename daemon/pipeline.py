@@ -66,6 +66,7 @@ class Pipeline:
         self.capped_frames = 0
         self.idle_spells = 0
         self._woke_at: float | None = None
+        self.latest: tuple | None = None  # (camera frame, published frame): the panel's preview reads it
         self._worker = threading.Thread(target=self._work, name="worker", daemon=True)
         self.stats.set(provider=self.engine.provider, providers_skipped=self.engine.choice.skipped,
                        precision=cfg.processing.precision)
@@ -232,6 +233,7 @@ class Pipeline:
         result = self.path(frame.image, settings, placeholder=frame.placeholder)
         if style.enabled and not frame.placeholder:
             self.controller.observe((time.perf_counter() - t0) * 1000)
+        self.latest = (frame.image, result)
         with st.timer("output"):
             for o in outputs:
                 o.send(result)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # System packages the test suite drives for real: ffmpeg/ffprobe, OBS Studio under Xvfb,
-# nginx with the RTMP module, and the libraries OpenCV's GUI build needs. Debian/Ubuntu.
+# nginx with the RTMP module, chromium (the panel's browser tests drive it through Playwright;
+# no browser is downloaded), and the libraries OpenCV's GUI build needs. Debian/Ubuntu.
 set -euo pipefail
-PKGS=(ffmpeg obs-studio xvfb nginx libnginx-mod-rtmp libgl1 libglib2.0-0 python3-venv)
+PKGS=(ffmpeg obs-studio xvfb nginx libnginx-mod-rtmp chromium libgl1 libglib2.0-0 python3-venv)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -64,7 +64,7 @@ def need(what: str, found) -> None:
     if found:
         return
     message = (f"{what} is missing: run ./scripts/install-test-deps.sh "
-               "(apt: ffmpeg obs-studio xvfb nginx libnginx-mod-rtmp)")
+               "(apt: ffmpeg obs-studio xvfb nginx libnginx-mod-rtmp chromium; pip: the test extra)")
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)
