@@ -9,7 +9,7 @@ daemon.
   GET  /status                      everything the stats object knows
   GET  /styles                      the style catalogue
   POST /style   {name, transition_ms?}
-  POST /params  {enabled?, strength?, preserve_color?, mirror?, smoothing?, target_fps?}
+  POST /params  {enabled?, strength?, preserve_color?, mirror?, smoothing?, target_fps?, region?}
   GET  /rtmp    POST /rtmp/start {server, key, preset?, ...}   POST /rtmp/stop
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import SMOOTHING_MODES
+from .config import REGIONS, SMOOTHING_MODES
 from .paths import user_config_dir
 from .styles import StyleError
 
@@ -63,7 +63,7 @@ def load_or_create_token(path: Path | None = None) -> str:
 # -- request validation ----------------------------------------------------------------
 PARAM_TYPES: dict[str, tuple] = {
     "enabled": (bool,), "strength": (int, float), "preserve_color": (bool,), "mirror": (bool,),
-    "smoothing": (str,), "target_fps": (int, float),
+    "smoothing": (str,), "target_fps": (int, float), "region": (str,),
 }
 
 
@@ -93,6 +93,8 @@ def validate_params(body: Any) -> dict:
         raise ApiError(400, "target_fps: must be between 1 and 240")
     if "smoothing" in body and body["smoothing"] not in SMOOTHING_MODES:
         raise ApiError(400, f"smoothing: use one of {', '.join(SMOOTHING_MODES)}")
+    if "region" in body and body["region"] not in REGIONS:
+        raise ApiError(400, f"region: use one of {', '.join(REGIONS)}")
     return body
 
 

@@ -28,7 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-REGIONS = ("all", "background", "person")
+from .config import REGIONS
+
 MODELS = {"landscape": ("selfie_segmentation_landscape.onnx", (256, 144)),
           "square": ("selfie_segmentation.onnx", (256, 256))}
 
