@@ -14,9 +14,10 @@ One frame through the stage (`PersonMatte`):
   3. a presence gate: when less than a sliver of the frame reads as person, the matte fades to
      zero over a few frames and back, so an empty room never flickers between person/no person;
   4. refinement with the full-resolution frame: a fast guided filter (He et al. 2013; He & Sun
-     2015): its linear coefficients are computed at the processing size and applied to the
-     full-size frame's luma, so the matte's edge follows the picture's edges (hair, collar)
-     instead of the network's blocky 256x144 outline; a contrast curve narrows the soft band.
+     2015): its linear coefficients are computed at the processing size (at most 320 wide) and
+     applied to the full-size frame's luma, so the matte's edge follows the picture's edges
+     (hair, collar) instead of the network's blocky 256x144 outline; a contrast curve narrows
+     the soft band.
 `Blender` mixes the stylized and the original full-size frames through that matte, and
 `RegionFade` fades a region change the way the style cross-fade fades a style change.
 """
@@ -91,7 +92,8 @@ class MatteSettings:
     motion_scale: float = 6.0   # gray levels of change (at the network's size) that cut the keep
     presence_area: float = 0.01  # share of the frame that must read as person (p > 0.5)
     presence_step: float = 0.2  # how fast the presence gate opens/closes per network frame
-    radius: int = 4             # guided filter window radius (pixels at 640 wide; scaled)
+    guide_width: int = 320      # the guided filter's coefficients are computed at most this wide
+    radius: int = 2             # guided filter window radius (pixels at guide_width; scaled)
     eps: float = 2e-3           # guided filter regularisation (larger: smoother, less edge-following)
     low: float = 0.2            # contrast curve: the matte is 0 below, 1 above, linear between
     high: float = 0.8
@@ -139,13 +141,18 @@ class PersonMatte:
         return out
 
     def _guided(self, prob: np.ndarray, small: np.ndarray) -> Matte:
-        """Guided filter coefficients at the processing size, the contrast curve and the
-        presence gate folded in (both linear)."""
+        """Guided filter coefficients at the processing size (at most guide_width wide: they are
+        smooth, the detail comes from the full-size luma they are applied to), with the
+        contrast curve and the presence gate folded in (both linear)."""
         s = self.s
-        sh, sw = small.shape[:2]
-        i = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32) * (1 / 255)
+        gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        if gray.shape[1] > s.guide_width:
+            gh = max(1, round(gray.shape[0] * s.guide_width / gray.shape[1]))
+            gray = cv2.resize(gray, (s.guide_width, gh), interpolation=cv2.INTER_AREA)
+        sh, sw = gray.shape
+        i = gray.astype(np.float32) * (1 / 255)
         p = cv2.resize(prob, (sw, sh), interpolation=cv2.INTER_LINEAR)
-        r = max(1, round(s.radius * sw / 640))  # the same window on the picture at every size
+        r = max(1, round(s.radius * sw / s.guide_width))  # the same window on the picture at every size
         mean_i, mean_p = _box(i, r), _box(p, r)
         cov = _box(i * p, r) - mean_i * mean_p
         var = _box(i * i, r) - mean_i * mean_i
