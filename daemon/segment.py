@@ -18,8 +18,9 @@ One frame through the stage (`PersonMatte`):
      applied to the full-size frame's luma, so the matte's edge follows the picture's edges
      (hair, collar) instead of the network's blocky 256x144 outline; a contrast curve narrows
      the soft band.
-`Blender` mixes the stylized and the original full-size frames through that matte, and
-`RegionFade` fades a region change the way the style cross-fade fades a style change.
+`Blender` mixes the stylized and the original full-size frames through that matte. A region's
+effect is the pair (a, b) of `weights()`: the style's weight is a + b * person; a region change
+cross-fades that pair like a style change (framepath.StyleFade), so the matte fades in and out.
 """
 from __future__ import annotations
 
@@ -101,8 +102,8 @@ class MatteSettings:
 
 @dataclass
 class Matte:
-    """A guided-filter matte: person = a * luma + b (luma 0..1), a and b at the processing
-    size: applied to the full-size frame's luma it has that frame's edges."""
+    """A guided-filter matte: person = clip(a * luma + b, 0, 1) (luma 0..1), a and b at the
+    processing size: applied to the full-size frame's luma it has that frame's edges."""
     a: np.ndarray
     b: np.ndarray
 
@@ -179,10 +180,10 @@ def weights(region: str) -> tuple[float, float]:
 
 class Blender:
     """Stylized where the weight region_a + region_b * person is 1, the original where it is 0,
-    mixed between, at the frames' (full) size. Everything before the clip is linear, so the
-    region's weights are folded into the matte's a and b at the processing size; at full size
-    it is two resizes, a multiply-add, and a uint8 blend (a float blend costs ~5x more), into
-    buffers kept between frames. A new array is returned every frame (outputs keep it)."""
+    mixed between, at the frames' (full) size: two resizes, a multiply-add (the matte, clipped
+    by the uint8 cast), one scale for the region, and a uint8 blend (a float blend costs ~5x
+    more), into buffers kept between frames. A new array is returned every frame (outputs
+    keep it)."""
 
     def __init__(self):
         self._bufs: dict[str, np.ndarray] = {}
@@ -195,15 +196,19 @@ class Blender:
 
     def weight(self, matte: Matte, original: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
         """The stylized frame's weight, uint8 0..255, at `original`'s size."""
-        ra, rb = ab
-        a, b = matte.a * (255.0 * rb), matte.b * (255.0 * rb) + 255.0 * ra
+        a, b = matte.a * 255.0, matte.b * 255.0
         h, w = original.shape[:2]
         luma = cv2.cvtColor(original, cv2.COLOR_BGR2GRAY, dst=self._buf("luma", (h, w), np.uint8))
         if a.shape != (h, w):
             a = cv2.resize(a, (w, h), dst=self._buf("a", (h, w), np.float32), interpolation=cv2.INTER_LINEAR)
             b = cv2.resize(b, (w, h), dst=self._buf("b", (h, w), np.float32), interpolation=cv2.INTER_LINEAR)
         q = cv2.multiply(luma, a, dst=self._buf("q", (h, w), np.float32), dtype=cv2.CV_32F, scale=1 / 255)
-        return cv2.add(q, b, dst=self._buf("w", (h, w), np.uint8), dtype=cv2.CV_8U)  # saturates: the clip
+        person = cv2.add(q, b, dst=self._buf("w", (h, w), np.uint8), dtype=cv2.CV_8U)  # saturates: the clip
+        ra, rb = ab
+        if (ra, rb) == (0.0, 1.0):
+            return person
+        # every region and every fade between them keeps ra + rb * p within 0..1 for p in 0..1
+        return cv2.convertScaleAbs(person, dst=person, alpha=rb, beta=255.0 * ra)
 
     def __call__(self, stylized: np.ndarray, original: np.ndarray, matte: Matte | None,
                  ab: tuple[float, float]) -> np.ndarray:
@@ -219,30 +224,3 @@ class Blender:
         rest = cv2.multiply(original, cv2.bitwise_not(w3, dst=w3), dst=self._buf("o", shape, np.uint8),
                             scale=1 / 255)
         return cv2.add(part, rest)
-
-
-class RegionFade:
-    """The region's (a, b) weights, faded linearly over `ms` after a change (like the style
-    cross-fade). A fade between `all` and another region fades the matte's weight."""
-
-    def __init__(self, region: str = "all"):
-        self.region = region
-        self._from = self._to = weights(region)
-        self._start, self._ms = 0.0, 0.0
-
-    def set(self, region: str, now: float, ms: float) -> None:
-        to = weights(region)
-        self._from = self.current(now)
-        self._to = to
-        self._start, self._ms = now, float(ms)
-        self.region = region
-
-    def current(self, now: float) -> tuple[float, float]:
-        if self._ms <= 0:
-            return self._to
-        t = min(1.0, (now - self._start) * 1000.0 / self._ms)
-        if t >= 1.0:
-            self._ms = 0.0
-            return self._to
-        (a0, b0), (a1, b1) = self._from, self._to
-        return a0 + t * (a1 - a0), b0 + t * (b1 - b0)

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import read_frames
 from stylecam import preprocess
-from stylecam.segment import Blender, MatteSettings, PersonMatte, RegionFade, Segmenter, weights
+from stylecam.segment import Blender, MatteSettings, PersonMatte, Segmenter, weights
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -137,12 +137,6 @@ def test_region_weights_and_the_blend():
     assert bg is not blender(painted, frame, m, weights("background"))  # a new frame every time
 
 
-def test_region_fade_blends_the_matte_weight_over_the_transition():
-    fade = RegionFade("all")
-    fade.set("background", now=10.0, ms=400)
-    assert fade.current(10.2) == pytest.approx((1.0, -0.5))   # halfway: the person half painted
-    assert fade.current(10.5) == weights("background")
-    fade.set("person", now=20.0, ms=0)
-    assert fade.current(20.0) == weights("person")
-    with pytest.raises(ValueError, match="background"):
+def test_unknown_region_names_the_choices():
+    with pytest.raises(ValueError, match="all, background, person"):
         weights("face")
