@@ -9,7 +9,7 @@ daemon.
   GET  /status                      everything the stats object knows
   GET  /styles                      the style catalogue
   POST /style   {name, transition_ms?}
-  POST /params  {enabled?, strength?, preserve_color?, mirror?, smoothing?, target_fps?, on_demand?}
+  POST /params  {enabled?, strength?, preserve_color?, mirror?, smoothing?, target_fps?, on_demand?, region?}
   GET  /rtmp    POST /rtmp/start {server, key, preset?, ...}   POST /rtmp/stop
   /panel/...                        the browser control panel (stylecam.panel): a one-time
                                     login code buys a session cookie, which works instead of the
@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import ON_DEMAND_MODES, SMOOTHING_MODES
+from .config import ON_DEMAND_MODES, REGIONS, SMOOTHING_MODES
 from .paths import user_config_dir
 from .styles import StyleError
 
@@ -87,7 +87,7 @@ def load_or_create_token(path: Path | None = None) -> str:
 # -- request validation ----------------------------------------------------------------
 PARAM_TYPES: dict[str, tuple] = {
     "enabled": (bool,), "strength": (int, float), "preserve_color": (bool,), "mirror": (bool,),
-    "smoothing": (str,), "target_fps": (int, float), "on_demand": (str,),
+    "smoothing": (str,), "target_fps": (int, float), "on_demand": (str,), "region": (str,),
 }
 
 
@@ -119,6 +119,8 @@ def validate_params(body: Any) -> dict:
         raise ApiError(400, f"smoothing: use one of {', '.join(SMOOTHING_MODES)}")
     if "on_demand" in body and body["on_demand"] not in ON_DEMAND_MODES:
         raise ApiError(400, f"on_demand: use one of {', '.join(ON_DEMAND_MODES)}")
+    if "region" in body and body["region"] not in REGIONS:
+        raise ApiError(400, f"region: use one of {', '.join(REGIONS)}")
     return body
 
 

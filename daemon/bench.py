@@ -1,7 +1,7 @@
 """`stylecam bench`: the real daemon pipeline, timed.
 
 For each output size: a fresh Pipeline (capture -> preprocess -> engine -> smoothing ->
-postprocess -> a `null` output) fed by a clip held in memory and served above the target rate
+[segmentation, with --region background/person] -> postprocess -> a `null` output) fed by a clip held in memory and served above the target rate
 (see bench_source), warmed up, then measured: per-stage times, end-to-end fps, latency
 percentiles, jitter (p95 - p50), CPU %, peak RSS, the provider and the processing size the
 adaptive controller settled on. Optional extras in the same run: `--stress` (the controller
@@ -38,7 +38,7 @@ from .bench_source import (
     default_input,
     load_clip,
 )
-from .config import PRECISIONS, PROVIDERS, Config, ConfigError, parse_size, validate
+from .config import PRECISIONS, PROVIDERS, REGIONS, Config, ConfigError, parse_size, validate
 
 DEFAULT_SIZES = "640x360,1280x720,1920x1080"
 FPS_TARGETS = {"640x360": 30.0, "1280x720": 25.0}   # end-to-end fps the project promises (2-core CPU)
@@ -63,6 +63,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="network precision: fp32 (default), or the manifest's fp16 / int8 variant")
     ap.add_argument("--style", help="style name (default: the config default)")
     ap.add_argument("--smoothing", choices=["off", "ema", "flow"], help="temporal smoothing (default: flow)")
+    ap.add_argument("--region", choices=REGIONS, default="all",
+                    help="where the style paints (default all); background/person add the segmentation stage")
     ap.add_argument("--max-size", help="largest processing size WxH (default 640x360)")
     ap.add_argument("--min-size", help="smallest processing size WxH (default 256x144)")
     ap.add_argument("--clip-frames", type=int, default=16, help="input frames held in memory (default 16)")
@@ -118,6 +120,7 @@ def bench_config(args, source: str, size: tuple[int, int]) -> Config:
     cfg.style.smoothing = args.smoothing or cfg.style.smoothing
     # the null sink publishes at the source rate: the worker's cap at the outputs' rate must not
     # bound what is measured (the controller holds --target-fps)
+    cfg.style.region = args.region
     cfg.output.size, cfg.output.fps, cfg.output.targets = size_text(size), args.source_fps, ["null"]
     cfg.api.enabled = False
     return validate(cfg)
@@ -285,7 +288,7 @@ def run_bench(args, catalogue=None) -> dict:
                      "target_fps": args.target_fps, "source_fps": args.source_fps,
                      "provider_requested": args.provider or "auto", "threads": args.threads,
                      "precision": args.precision,
-                     "style": cfg0.style.name, "smoothing": cfg0.style.smoothing,
+                     "style": cfg0.style.name, "smoothing": cfg0.style.smoothing, "region": cfg0.style.region,
                      "processing_max": cfg0.processing.max_size, "processing_min": cfg0.processing.min_size,
                      "clip_frames": args.clip_frames},
         "provider": bench.engine.provider,
@@ -394,7 +397,7 @@ def print_report(r: dict) -> None:
     print(f"stylecam {r['version']} bench  {m['cpu']}, {m['logical_cores']} cores  "
           f"provider {r['provider']} ({r.get('precision', 'fp32')})  "
           f"input {r['settings']['input']} @ {r['settings']['source_fps']:g} fps  "
-          f"target {r['settings']['target_fps']:g} fps")
+          f"target {r['settings']['target_fps']:g} fps  region {r['settings'].get('region', 'all')}")
     if r["first_frame_s"] is not None:
         print(f"first stylized frame {r['first_frame_s']:.2f} s after start")
     for row in r["sizes"]:

@@ -8,7 +8,7 @@ import sys
 import threading
 
 from . import __version__
-from .config import ON_DEMAND_MODES, PRECISIONS, ConfigError, load
+from .config import ON_DEMAND_MODES, PRECISIONS, REGIONS, ConfigError, load
 
 
 def _common_processing(ap: argparse.ArgumentParser) -> None:
@@ -19,6 +19,8 @@ def _common_processing(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--size", help="processing size WxH (largest the adaptive controller uses)")
     ap.add_argument("--precision", choices=PRECISIONS,
                     help="network precision: fp32 (default), or the smaller, faster fp16 / int8 variant")
+    ap.add_argument("--region", choices=REGIONS,
+                    help="where to paint: all (default), background (keep the person as is), person (only the person)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -144,6 +146,8 @@ def build_config(args):
             cfg.processing.min_size = args.size
     if getattr(args, "precision", None):
         cfg.processing.precision = args.precision
+    if getattr(args, "region", None):
+        cfg.style.region = args.region
     if getattr(args, "output_size", None):
         cfg.output.size = args.output_size
     if getattr(args, "fps", None):

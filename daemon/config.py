@@ -19,6 +19,7 @@ SMOOTHING_MODES = ("off", "ema", "flow")
 PROVIDERS = ("tensorrt", "cuda", "dml", "coreml", "cpu")
 PRECISIONS = ("fp32", "fp16", "int8")  # fp16/int8: the manifest's reduced-precision variants
 ON_DEMAND_MODES = ("auto", "always", "never")  # when to stylize: while an app reads the virtual camera | always | never
+REGIONS = ("all", "background", "person")  # where the style paints (person segmentation)
 
 
 class ConfigError(ValueError):
@@ -55,7 +56,8 @@ class StyleConfig:
     preserve_color: bool = False  # keep the camera's colours, take light and texture from the style
     mirror: bool = False
     smoothing: str = "flow"       # off | ema | flow
-    transition_ms: int = 400      # cross-fade length on style switches
+    transition_ms: int = 400      # cross-fade length on style switches (and region changes)
+    region: str = "all"           # all | background (keep the person as is) | person (paint only the person)
 
 
 @dataclass
@@ -166,6 +168,8 @@ def validate(cfg: Config) -> Config:
         raise ConfigError("style.strength: must be between 0 and 1")
     if s.smoothing not in SMOOTHING_MODES:
         raise ConfigError(f"style.smoothing: {s.smoothing!r}; choose one of {', '.join(SMOOTHING_MODES)}")
+    if s.region not in REGIONS:
+        raise ConfigError(f"style.region: {s.region!r}; choose one of {', '.join(REGIONS)}")
     if not 0 <= s.transition_ms <= 10000:
         raise ConfigError("style.transition_ms: must be between 0 and 10000")
     parse_size(o.size, "output.size")

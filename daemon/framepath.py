@@ -1,8 +1,9 @@
 """The frame path: one camera frame in, one published frame out.
 
     fit to the output size -> shrink to the processing size -> engine (network) -> smoother
-    -> upsampler (processing -> output size, guided by the full-resolution frame) -> finish
-    (strength, colours, mirror)
+    -> [segmentation: the person's matte, when style.region is not `all`] -> upsampler
+    (processing -> output size, guided by the full-resolution frame) -> [region blend through
+    the matte] -> finish (strength, colours, mirror)
 
 `FramePath` is the only place these stages are chained: the live pipeline, `stylecam
 stylize`, the bench and the quality report all call it, so what they measure is what the
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import postprocess, preprocess
+from .segment import Blender, PersonMatte
 from .smoothing import make_smoother
 from .stats import Stats
 
@@ -30,6 +32,7 @@ class FrameSettings:
     keep_color: bool = False
     mirror: bool = False
     enabled: bool = True
+    region: tuple[float, float] = (1.0, 0.0)  # the style's weight is a + b * person: segment.weights()
 
 
 class FramePath:
@@ -40,6 +43,8 @@ class FramePath:
         self.smoothing = smoothing
         self.smoother = make_smoother(smoothing)
         self.upsampler = postprocess.Upsampler()
+        self.matte: PersonMatte | None = None  # made on the first frame that needs it
+        self.blender = Blender()
 
     def set_smoothing(self, mode: str) -> None:
         """A new mode starts from a clean state (make_smoother raises on an unknown mode)."""
@@ -49,6 +54,7 @@ class FramePath:
         """Publishable BGR frame at out_size. placeholder (a card, not the camera): shown as is."""
         if placeholder or not s.enabled:  # not timed: the stage figures describe stylized frames
             self.smoother.reset()
+            self._forget_matte()
             guide = preprocess.fit_to(frame, self.out_size)
             return postprocess.finish(guide, guide, mirror=s.mirror and not placeholder)
         timer = self.stats.timer
@@ -59,10 +65,22 @@ class FramePath:
             out = self.engine.stylize(small, s.vector)
         with timer("smoothing"):
             out = self.smoother.apply(out, small)
+        matte = None
+        if s.region[1]:
+            with timer("segmentation"):
+                self.matte = self.matte or PersonMatte()
+                matte = self.matte(small)
+        else:
+            self._forget_matte()
         with timer("postprocess"):
-            full = self.upsampler(out, small, guide)
+            full = self.blender(self.upsampler(out, small, guide), guide, matte, s.region)
             return postprocess.finish(full, guide, strength=s.strength, keep_color=s.keep_color,
                                       mirror=s.mirror)
+
+    def _forget_matte(self) -> None:
+        """A region of `all`, a placeholder: the next matte starts without the old frames."""
+        if self.matte is not None:
+            self.matte.reset()
 
 
 class StyleFade:

@@ -3,7 +3,7 @@
 Three kinds of threads joined by one-frame LatestSlots: the capture thread, one worker that
 runs the per-frame stages in order, and one thread per output. A slow stage drops frames; it
 never blocks the one before it. Everything the API may change (style, strength, smoothing,
-target fps, outputs, on_demand) is applied between frames under a lock.
+region, target fps, outputs, on_demand) is applied between frames under a lock.
 
 The worker takes no more frames than the fastest output publishes (the rest are dropped before
 any work), and while nobody sees the frames (ondemand.Demand) it idles: the camera released,
@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import replace
 
+import numpy as np
 
 from .adaptive import ResolutionController, size_ladder
 from .capture import Capture, open_source
@@ -23,6 +24,7 @@ from .config import Config, parse_size
 from .engine import Engine
 from .framepath import FramePath, FrameSettings, StyleFade
 from .ondemand import Demand, RateCap, idle_card
+from .segment import weights as region_weights
 from .outputs import Output, OutputError, create_output
 from .slots import LatestSlot
 from .stats import Stats
@@ -47,6 +49,7 @@ class Pipeline:
         self.style = replace(cfg.style)
         style = catalogue.get(self.style.name)
         self.fade = StyleFade(style.vector, style.default_strength)  # default_strength scales strength
+        self.region_fade = StyleFade(np.array(region_weights(self.style.region)))  # fades a region change
         self.engine = engine or Engine(catalogue.model_for(cfg.processing.precision), cfg.processing.providers,
                                        cfg.processing.threads)
         self.path = FramePath(self.engine, self.out_size, smoothing=self.style.smoothing, stats=self.stats)
@@ -144,6 +147,9 @@ class Pipeline:
                 elif key == "smoothing":
                     self.path.set_smoothing(value)
                     self.style.smoothing = value
+                elif key == "region":
+                    self.region_fade.switch(np.array(region_weights(value)), 1.0, self.style.transition_ms)
+                    self.style.region = value
                 else:
                     setattr(self.style, key, value)
 
@@ -228,7 +234,7 @@ class Pipeline:
             settings = FrameSettings(vector=self.fade.vector(), proc_size=self.controller.size,
                                      strength=style.strength * self.fade.gain,
                                      keep_color=style.preserve_color, mirror=style.mirror,
-                                     enabled=style.enabled)
+                                     enabled=style.enabled, region=tuple(self.region_fade.vector()))
             outputs = list(self.outputs)
         result = self.path(frame.image, settings, placeholder=frame.placeholder)
         if style.enabled and not frame.placeholder:
@@ -261,6 +267,7 @@ class Pipeline:
             "preserve_color": style.preserve_color,
             "mirror": style.mirror,
             "smoothing": style.smoothing,
+            "region": style.region,
             "target_fps": self.controller.target_fps,
             "output_size": "%dx%d" % self.out_size,
             "input": self.capture.describe(),

@@ -8,7 +8,7 @@ from collections import deque
 
 import numpy as np
 
-STAGES = ("capture", "preprocess", "inference", "smoothing", "postprocess", "output")
+STAGES = ("capture", "preprocess", "inference", "smoothing", "segmentation", "postprocess", "output")
 
 
 class Stats:

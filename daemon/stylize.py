@@ -24,12 +24,14 @@ from .adaptive import size_ladder
 from .config import (
     PRECISIONS,
     PROVIDERS,
+    REGIONS,
     SMOOTHING_MODES,
     Config,
     ConfigError,
     parse_size,
 )
 from .framepath import FramePath, FrameSettings
+from .segment import weights as region_weights
 
 VIDEO_EXTS = (".mp4", ".mkv", ".mov", ".m4v", ".avi")
 
@@ -117,6 +119,7 @@ class Settings:
     providers: list[str]
     precision: str = "fp32"
     allow_partial: bool = False   # a damaged video: keep the frames that decode instead of failing
+    region: str = "all"
 
 
 def settings_from(args) -> Settings:
@@ -141,9 +144,13 @@ def settings_from(args) -> Settings:
     precision = getattr(args, "precision", None) or defaults.processing.precision
     if precision not in PRECISIONS:
         raise UserError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    region = getattr(args, "region", None) or defaults.style.region
+    if region not in REGIONS:
+        raise UserError(f"--region {region!r}: choose one of {', '.join(REGIONS)}")
     return Settings(style=args.style or defaults.style.name, smoothing=smoothing, strength=strength,
                     keep_color=bool(args.preserve_color), max_size=max_size, providers=providers,
-                    precision=precision, allow_partial=bool(getattr(args, "allow_partial", False)))
+                    precision=precision, allow_partial=bool(getattr(args, "allow_partial", False)),
+                    region=region)
 
 
 # -- progress ---------------------------------------------------------------------------------------
@@ -354,13 +361,15 @@ def stylize_file(src: Path, dst: Path, settings: Settings, catalogue=None) -> di
         return FrameStylizer(FramePath(engine, size, smoothing=settings.smoothing),
                              FrameSettings(vector=vector, proc_size=proc,
                                            strength=settings.strength * style.default_strength,
-                                           keep_color=settings.keep_color))
+                                           keep_color=settings.keep_color,
+                                           region=region_weights(settings.region)))
 
     if kind == "image":
         info = stylize_image(media, dst, make_stylizer)
     else:
         info = stylize_video(media, src, dst, make_stylizer, allow_partial=settings.allow_partial)
-    info.update(output=str(dst), style=settings.style, provider=engine.provider, precision=settings.precision)
+    info.update(output=str(dst), style=settings.style, provider=engine.provider, precision=settings.precision,
+                region=settings.region)
     return info
 
 
@@ -389,6 +398,8 @@ def cmd_stylize(args) -> int:
     pw, ph = info["processing_size"]
     line = (f"wrote {info['output']}: {size}, style {info['style']}, processed at {pw}x{ph} "
             f"on {info['provider']} ({info['precision']})")
+    if info["region"] != "all":
+        line += f", painted: {info['region']} only"
     if info["kind"] == "video":
         sound = {True: "audio kept", False: "no audio", None: "audio unknown"}[info["audio"]]
         line += f", {info['frames']} frames at {info['fps']:g} fps, {sound}"

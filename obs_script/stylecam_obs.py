@@ -1,8 +1,8 @@
 """stylecam remote control for OBS Studio (Tools -> Scripts -> +).
 
 A thin remote control of the running stylecam daemon over its local HTTP API: switch styles
-(properties, hotkeys, scene changes), change strength / colour / smoothing, turn stylization
-on and off, start and stop the daemon's RTMP stream, and show what the daemon is doing.
+(properties, hotkeys, scene changes), change strength / colour / smoothing, paint everything or
+only the background or only the person (properties, hotkeys), turn stylization on and off, start and stop the daemon's RTMP stream, and show what the daemon is doing.
 
 Standard library only: OBS embeds its own Python and nothing can be installed into it. All
 network calls run on one worker thread with short timeouts; OBS's threads (UI, graphics,
@@ -29,10 +29,13 @@ BACKOFF_S = (1, 2, 4, 8, 15, 30)  # retry delays while the daemon is unreachable
 TIMEOUT_S = 2.0                  # per request; RTMP start gets longer
 TICK_MS = 500                    # the OBS timer: drains log lines, registers new style hotkeys
 SMOOTHING = (("off", "Off"), ("ema", "Light (EMA)"), ("flow", "Steady (optical flow)"))
+REGIONS = (("all", "Everything"), ("background", "Background only (keep the person as is)"),
+           ("person", "Person only (keep the room as is)"))
 RTMP_PRESETS = ("custom", "twitch", "youtube", "bilibili", "douyin")
 NO_STYLE = ""                    # the "keep the current style" entry of a scene's list
 
 ACTIONS = {"refresh": "refreshing", "style": "switching style", "step": "switching style",
+           "region_step": "changing the region",
            "toggle": "turning stylization on/off", "params": "changing settings",
            "rtmp_start": "starting the stream", "rtmp_stop": "stopping the stream"}
 
@@ -41,6 +44,8 @@ HOTKEYS = (
     ("next_style", "stylecam: next style", ("step", 1)),
     ("previous_style", "stylecam: previous style", ("step", -1)),
     ("toggle_stylization", "stylecam: stylization on/off", ("toggle",)),
+    ("next_region", "stylecam: next region (everything / background / person)", ("region_step", 1)),
+    *((f"region_{value}", f"stylecam: region {value}", ("params", {"region": value})) for value, _ in REGIONS),
     ("rtmp_start", "stylecam: start RTMP stream", ("rtmp_start",)),
     ("rtmp_stop", "stylecam: stop RTMP stream", ("rtmp_stop",)),
 )
@@ -121,7 +126,8 @@ def describe(view: dict, now: float | None = None) -> str:
         lat = (st.get("latency_ms") or {}).get("p50")
         lines = [
             f"Connected to {view.get('address', 'the daemon')}",
-            f"Style {st.get('style', '?')}, stylization " + ("on" if st.get("enabled", True) else "off"),
+            f"Style {st.get('style', '?')}, stylization " + ("on" if st.get("enabled", True) else "off")
+            + f", region {st.get('region', 'all')}",
             f"{float(st.get('fps') or 0):.1f} fps, latency "
             + (f"{lat:.0f} ms" if isinstance(lat, (int, float)) else "-"),
             f"Provider {st.get('provider', '?')}, processing {st.get('processing_size', '?')}",
@@ -316,6 +322,10 @@ class Link:
                 target = step_style(self._view["styles"], self._current_style(), cmd[1])
                 if target:
                     self._set_style(target)
+            elif kind == "region_step":
+                status = self._view.get("status") or self._call("GET", "/status")
+                names = [value for value, _label in REGIONS]
+                self._params({"region": step_style(names, status.get("region", "all"), cmd[1])})
             elif kind == "toggle":
                 status = self._view.get("status") or self._call("GET", "/status")
                 self._params({"enabled": not status.get("enabled", True)})
@@ -440,7 +450,7 @@ if isinstance(getattr(_old, "link", None), Link):
     _old.link.stop(0.1)
 _state = _Script()
 
-CONTROLS = ("enabled", "strength", "preserve_color", "smoothing")
+CONTROLS = ("enabled", "strength", "preserve_color", "smoothing", "region")
 
 
 def _log(level: str, message: str) -> None:
@@ -478,6 +488,7 @@ def script_defaults(settings) -> None:
     obs.obs_data_set_default_double(settings, "strength", 1.0)
     obs.obs_data_set_default_bool(settings, "preserve_color", False)
     obs.obs_data_set_default_string(settings, "smoothing", "flow")
+    obs.obs_data_set_default_string(settings, "region", "all")
     obs.obs_data_set_default_bool(settings, "scene_link", False)
     obs.obs_data_set_default_string(settings, "rtmp_preset", "custom")
 
@@ -529,6 +540,7 @@ def script_update(settings) -> None:
         "strength": round(obs.obs_data_get_double(settings, "strength"), 3),
         "preserve_color": obs.obs_data_get_bool(settings, "preserve_color"),
         "smoothing": obs.obs_data_get_string(settings, "smoothing") or "flow",
+        "region": obs.obs_data_get_string(settings, "region") or "all",
         "style": obs.obs_data_get_string(settings, "style"),
         "connection": (address, token, tuple(sorted(rtmp.items()))),
     }
@@ -582,6 +594,13 @@ def script_properties():
                                     obs.OBS_COMBO_FORMAT_STRING)
     for value, label in SMOOTHING:
         obs.obs_property_list_add_string(p, label, value)
+    p = obs.obs_properties_add_list(look, "region", "Paint", obs.OBS_COMBO_TYPE_LIST,
+                                    obs.OBS_COMBO_FORMAT_STRING)
+    for value, label in REGIONS:
+        obs.obs_property_list_add_string(p, label, value)
+    obs.obs_property_set_long_description(
+        p, "The daemon finds the person with a selfie segmentation model; large objects held "
+           "close to the camera can count as the person.")
     obs.obs_properties_add_group(props, "look", "Style", obs.OBS_GROUP_NORMAL, look)
 
     scenes = obs.obs_properties_create()
@@ -645,9 +664,10 @@ def _show_daemon_values(settings, view: dict) -> None:
     if isinstance(st.get("preserve_color"), bool):
         obs.obs_data_set_bool(settings, "preserve_color", st["preserve_color"])
         seen["preserve_color"] = st["preserve_color"]
-    if st.get("smoothing") in dict(SMOOTHING):
-        obs.obs_data_set_string(settings, "smoothing", st["smoothing"])
-        seen["smoothing"] = st["smoothing"]
+    for key, choices in (("smoothing", SMOOTHING), ("region", REGIONS)):
+        if st.get(key) in dict(choices):
+            obs.obs_data_set_string(settings, key, st[key])
+            seen[key] = st[key]
     _state.seen = seen
 
 

