@@ -33,6 +33,13 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--init-from", type=Path, default=None,
                     help="start from the weights of this checkpoint (last.pt) instead of random")
     ap.add_argument("--export-only", action="store_true", help="export the last checkpoint and exit")
+    ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                    help="where the student trains (auto: CUDA when PyTorch sees a GPU); the "
+                    "teacher cache is built on the CPU")
+    ap.add_argument("--distributed", action="store_true",
+                    help="train with DistributedDataParallel, one process per rank: runs under "
+                    "torchrun (which is detected anyway; this flag makes a plain start an error). "
+                    "--batch is the global batch, each rank takes batch / world size")
 
 
 def _default_content(cache: Path) -> Path:
@@ -52,6 +59,15 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     cache = args.cache or user_cache_dir() / "training"
+    from .distributed import from_env
+
+    try:
+        ranks = from_env(required=args.distributed)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    if args.style_image and ranks.world > 1:
+        raise SystemExit("--style-image tunes one style vector in minutes on one process: run it "
+                         "without torchrun")
     if args.style_image:
         from .custom import train_custom_style
 
@@ -64,16 +80,17 @@ def run(args: argparse.Namespace) -> int:
     if not args.styles_dir:
         raise SystemExit("give --styles-dir DIR (the paintings) for the built-in styles, "
                          "or --style-image FILE --name NAME for a custom style")
-    return train_builtin(args, cache)
+    if not ranks.distributed:
+        return train_builtin(args, cache, ranks)
+    from torch.distributed.elastic.multiprocessing.errors import record
+
+    return record(train_builtin)(args, cache, ranks)  # a rank's error reaches torchrun's summary
 
 
-def train_builtin(args, cache: Path) -> int:
-    import torch
-
-    from .dataset import build_cache, read_rgb
-    from .export import export_all
-    from .teacher import Teacher
-    from .train import Data, TrainConfig, config_key, train
+def train_builtin(args, cache: Path, ranks) -> int:
+    """ranks: training/distributed.py's Ranks, from torchrun's environment (not started yet)."""
+    from .distributed import check_split, resolve_device, start, stop
+    from .train import TrainConfig
 
     paintings = yaml.safe_load(PAINTINGS.read_text())
     missing = [p["file"] for p in paintings if not (args.styles_dir / p["file"]).exists()]
@@ -97,14 +114,36 @@ def train_builtin(args, cache: Path) -> int:
         except ValueError:
             raise SystemExit(f"--set {item}: {key} takes a {type(getattr(cfg, key)).__name__}, "
                              f"e.g. --set {key}={getattr(cfg, key)}") from None
+    try:
+        check_split(ranks.world, cfg.batch, cfg.pair_batch)
+        device = resolve_device(args.device, ranks)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    ranks = start(ranks, device)
+    try:
+        return _train_and_export(args, cache, cfg, paintings, ranks, device)
+    finally:
+        stop(ranks)
+
+
+def _train_and_export(args, cache: Path, cfg, paintings: list[dict], ranks, device) -> int:
+    import torch
+
+    from .dataset import build_cache, read_rgb
+    from .export import export_all
+    from .teacher import Teacher
+    from .train import Data, config_key, train
+
     teacher = Teacher(threads=args.threads)
     vectors = {p["name"]: teacher.style_vector(read_rgb(args.styles_dir / p["file"])) for p in paintings}
     content = args.content or _default_content(cache)
-    root = build_cache(content, cache / "data", vectors, teacher, size=args.size)
+    root = build_cache(content, cache / "data", vectors, teacher, size=args.size, ranks=ranks)
     names = [p["name"] for p in paintings]
     ckpt = cache / "checkpoints" / f"{root.name}-{config_key(cfg)}"
     vec = torch.from_numpy(__import__("numpy").stack([vectors[n] for n in names]))
     if args.export_only:
+        if not ranks.main:
+            return 0
         state = torch.load(ckpt / "last.pt", map_location="cpu")
         from .model import build
 
@@ -112,9 +151,14 @@ def train_builtin(args, cache: Path) -> int:
         net.load_state_dict(state["model"])
         steps = state["step"] + state.get("base_steps", 0)
     else:
-        print(f"checkpoints: {ckpt / 'last.pt'} (run the same command again to resume)")
+        if ranks.main:
+            print(f"checkpoints: {ckpt / 'last.pt'} (run the same command again to resume)"
+                  + (f"; {ranks.world} ranks, {cfg.batch // ranks.world} crops each a step"
+                     if ranks.distributed else ""))
         net = train(Data(root, names), vec, ckpt, cfg, max_minutes=args.minutes,
-                    init_from=args.init_from)
+                    init_from=args.init_from, ranks=ranks, device=device).cpu()
+        if not ranks.main:
+            return 0
         state = torch.load(ckpt / "last.pt", map_location="cpu")
         steps = state["step"] + state.get("base_steps", 0)
     out = args.out or Path("models")

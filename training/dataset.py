@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .distributed import SINGLE, Ranks
 from .progress import progress
 
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -100,43 +101,79 @@ def _content_key(images, videos, size, per_image, seed, zoom) -> str:
 
 def build_cache(content: Path, cache: Path, styles: dict[str, np.ndarray], teacher,
                 size: int = 256, per_image: int = 24, frames_per_clip: int = 80,
-                pairs_per_clip: int = 30, seed: int = 0, zoom=ZOOM) -> Path:
-    """Crops, video pairs and teacher targets in cache/<key>/. Reuses what is already there."""
+                pairs_per_clip: int = 30, seed: int = 0, zoom=ZOOM, ranks: Ranks = SINGLE) -> Path:
+    """Crops, video pairs and teacher targets in cache/<key>/. Reuses what is already there.
+
+    Under torchrun (ranks): rank 0 cuts the crops; every rank runs the teacher on its share of
+    them and saves it as a part file; rank 0 joins the parts. The cache folder must be one that
+    every rank sees (on several machines: a shared file system).
+    """
     images, videos = list_content(content)
     key = _content_key(images, videos, size, per_image, seed, zoom)
     root = Path(cache) / key
-    root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
+    if ranks.main:
+        root.mkdir(parents=True, exist_ok=True)
+        if not (root / "content.npy").exists():
+            _build_crops(root, images, videos, size, per_image, frames_per_clip, pairs_per_clip, seed, zoom)
+    ranks.wait()
     if not (root / "content.npy").exists():
-        crops, pa, pb, pf, pm = [], [], [], [], []
-        for p in progress(images, desc="crops from photos"):
-            rgb = read_rgb(p)
-            crops += [random_crop(rgb, size, rng, zoom=zoom)[0] for _ in range(per_image)]
-        for p in progress(videos, desc="crops from clips"):
-            frames = read_frames(p)
-            if len(frames) < 2:
-                continue
-            for i in np.linspace(0, len(frames) - 1, min(frames_per_clip, len(frames))).astype(int):
-                crops.append(random_crop(frames[i], size, rng, zoom=zoom)[0])
-            for i in rng.integers(0, len(frames) - 1, size=pairs_per_clip):
-                a, box = random_crop(frames[i], size, rng, zoom=zoom)
-                b, _ = random_crop(frames[i + 1], size, rng, box)
-                f_ba, f_ab = dis_flow(b, a), dis_flow(a, b)
-                pa.append(a), pb.append(b), pf.append(f_ba.astype(np.float16))
-                pm.append(occlusion_mask(f_ba, f_ab).astype(np.uint8))
-        np.save(root / "pairs_a.npy", np.stack(pa) if pa else np.zeros((0, size, size, 3), np.uint8))
-        np.save(root / "pairs_b.npy", np.stack(pb) if pb else np.zeros((0, size, size, 3), np.uint8))
-        np.save(root / "pairs_flow.npy", np.stack(pf) if pf else np.zeros((0, size, size, 2), np.float16))
-        np.save(root / "pairs_mask.npy", np.stack(pm) if pm else np.zeros((0, size, size), np.uint8))
-        np.save(root / "content.npy", np.stack(crops))
+        raise FileNotFoundError(f"rank {ranks.rank}: {root / 'content.npy'} is missing after rank 0 "
+                                "built it: give --cache a folder every machine sees at the same path "
+                                "(a shared file system; docs/styles.md)")
     content_arr = np.load(root / "content.npy", mmap_mode="r")
-    for name, vec in styles.items():
-        target = root / f"target_{name}.npy"
-        if target.exists():
-            continue
-        out = np.empty_like(content_arr)
-        for i in progress(range(len(content_arr)), desc=f"teacher: {name}"):
-            out[i] = (teacher.stylize(content_arr[i], vec) * 255 + 0.5).astype(np.uint8)
-        np.save(str(target) + ".tmp.npy", out)
-        Path(str(target) + ".tmp.npy").rename(target)
+    missing = {n: v for n, v in styles.items() if not (root / f"target_{n}.npy").exists()}
+    lo, hi = ranks.span(len(content_arr))
+    for name, vec in missing.items():
+        part = root / f"target_{name}.npy" if ranks.world == 1 else _part_path(root, name, ranks)
+        if not part.exists():  # a part left by an interrupted run with the same world size counts
+            desc = f"teacher: {name}" + (f" (1/{ranks.world} on each rank)" if ranks.world > 1 else "")
+            out = np.empty((hi - lo,) + content_arr.shape[1:], content_arr.dtype)
+            for i in progress(range(lo, hi), desc=desc, quiet=not ranks.main):
+                out[i - lo] = (teacher.stylize(content_arr[i], vec) * 255 + 0.5).astype(np.uint8)
+            _save_atomic(part, out)
+    if ranks.world > 1:
+        ranks.wait()
+        if ranks.main:
+            for name in missing:
+                parts = [_part_path(root, name, Ranks(r, ranks.world)) for r in range(ranks.world)]
+                _save_atomic(root / f"target_{name}.npy", np.concatenate([np.load(p) for p in parts]))
+                for p in parts:
+                    p.unlink()
+        ranks.wait()
     return root
+
+
+def _part_path(root: Path, name: str, ranks: Ranks) -> Path:
+    return root / f"target_{name}.part{ranks.rank}of{ranks.world}.npy"
+
+
+def _save_atomic(path: Path, array: np.ndarray) -> None:
+    """np.save to a temporary name, then rename: a reader never sees half a file."""
+    tmp = path.with_name(path.stem + ".tmp.npy")
+    np.save(tmp, array)
+    tmp.replace(path)
+
+
+def _build_crops(root: Path, images, videos, size, per_image, frames_per_clip, pairs_per_clip, seed, zoom):
+    rng = np.random.default_rng(seed)
+    crops, pa, pb, pf, pm = [], [], [], [], []
+    for p in progress(images, desc="crops from photos"):
+        rgb = read_rgb(p)
+        crops += [random_crop(rgb, size, rng, zoom=zoom)[0] for _ in range(per_image)]
+    for p in progress(videos, desc="crops from clips"):
+        frames = read_frames(p)
+        if len(frames) < 2:
+            continue
+        for i in np.linspace(0, len(frames) - 1, min(frames_per_clip, len(frames))).astype(int):
+            crops.append(random_crop(frames[i], size, rng, zoom=zoom)[0])
+        for i in rng.integers(0, len(frames) - 1, size=pairs_per_clip):
+            a, box = random_crop(frames[i], size, rng, zoom=zoom)
+            b, _ = random_crop(frames[i + 1], size, rng, box)
+            f_ba, f_ab = dis_flow(b, a), dis_flow(a, b)
+            pa.append(a), pb.append(b), pf.append(f_ba.astype(np.float16))
+            pm.append(occlusion_mask(f_ba, f_ab).astype(np.uint8))
+    np.save(root / "pairs_a.npy", np.stack(pa) if pa else np.zeros((0, size, size, 3), np.uint8))
+    np.save(root / "pairs_b.npy", np.stack(pb) if pb else np.zeros((0, size, size, 3), np.uint8))
+    np.save(root / "pairs_flow.npy", np.stack(pf) if pf else np.zeros((0, size, size, 2), np.float16))
+    np.save(root / "pairs_mask.npy", np.stack(pm) if pm else np.zeros((0, size, size), np.uint8))
+    _save_atomic(root / "content.npy", np.stack(crops))  # last: its presence means all is there

@@ -5,7 +5,10 @@ import sys
 import time
 
 
-def progress(iterable, desc: str = "", total: int | None = None):
+def progress(iterable, desc: str = "", total: int | None = None, quiet: bool = False):
+    """quiet: no bar, the iterable as it is (ranks other than 0 under torchrun)."""
+    if quiet:
+        return iterable
     try:
         from tqdm import tqdm
     except ImportError:

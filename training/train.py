@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .losses import distill_loss, masked_l1
+from .distributed import SINGLE, Ranks, check_split
+from .losses import distill_loss, masked_l1_parts
 from .model import StyleNet, build
 from .progress import progress
 from .style_features import StylePredictor, style_loss
@@ -58,19 +59,22 @@ class Data:
     def _t(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float() / 255.0
 
-    def batch(self, rng: np.random.Generator, n: int):
+    def batch(self, rng: np.random.Generator, n: int, rows: slice = slice(None)):
+        """Draw a batch of n (crops, styles, flip); load only `rows` of it (this rank's share)."""
         idx = np.sort(rng.choice(len(self.content), n, replace=False))
         styles = rng.integers(0, len(self.targets), n)
+        flip = rng.random() < 0.5
+        idx, styles = idx[rows], styles[rows]
         x = self._t(self.content[idx])
         t = self._t(np.stack([self.targets[s][i] for s, i in zip(styles, idx)]))
-        if rng.random() < 0.5:
+        if flip:
             x, t = x.flip(3), t.flip(3)
         return x, t, torch.from_numpy(styles)
 
-    def pairs(self, rng: np.random.Generator, n: int):
+    def pairs(self, rng: np.random.Generator, n: int, rows: slice = slice(None)):
         if len(self.pa) == 0:
             return None
-        idx = rng.choice(len(self.pa), n, replace=False)
+        idx = rng.choice(len(self.pa), n, replace=False)[rows]
         flow = torch.from_numpy(self.pflow[idx].astype(np.float32)).permute(0, 3, 1, 2)
         mask = torch.from_numpy(self.pmask[idx].astype(np.float32))[:, None]
         return self._t(self.pa[idx]), self._t(self.pb[idx]), flow, mask
@@ -94,19 +98,29 @@ def config_key(cfg: TrainConfig) -> str:
 
 
 def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
-          max_minutes: float | None = None, log=print, init_from: Path | None = None) -> StyleNet:
+          max_minutes: float | None = None, log=print, init_from: Path | None = None,
+          ranks: Ranks = SINGLE, device: torch.device | str = "cpu", on_step=None) -> StyleNet:
     """Train (or resume) until cfg.steps or max_minutes; checkpoints to ckpt_dir/last.pt.
 
     init_from: a checkpoint whose weights start a new run (fine-tuning with another recipe);
     ignored when ckpt_dir already holds a checkpoint to resume.
+    ranks: this process's place in a torchrun run (training/distributed.py, process group
+    started): cfg.batch and cfg.pair_batch are global, each rank computes its share, DDP
+    averages the gradients; only rank 0 logs and writes checkpoints.
+    on_step(done, net, losses): called on every rank after each optimiser step, with the
+    step's losses averaged over the ranks.
     """
+    check_split(ranks.world, cfg.batch, cfg.pair_batch)
+    device = torch.device(device)
+    if not ranks.main:
+        log = _quiet
     torch.manual_seed(cfg.seed)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    net = build(cfg.model)
+    net = build(cfg.model).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     step, last, base_steps = 0, ckpt_dir / "last.pt", 0
     if last.exists():
-        state = torch.load(last, map_location="cpu")
+        state = torch.load(last, map_location=device)
         net.load_state_dict(state["model"]), opt.load_state_dict(state["opt"])
         step, base_steps = state["step"], state.get("base_steps", 0)
         log(f"resumed from {last} at step {step}")
@@ -118,52 +132,72 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
                              f"({', '.join(unexpected[:3])}...); give a stylecam checkpoint")
         new = f"; new layers start fresh: {', '.join(sorted({k.rsplit('.', 1)[0] for k in missing}))}" if missing else ""
         log(f"starting from the weights in {init_from} ({base_steps} steps trained){new}")
+    model = net
+    if ranks.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(net, device_ids=[device] if device.type == "cuda" else None)
     predictor = None
     if cfg.w_gram > 0 or cfg.w_embed > 0:
-        predictor = StylePredictor()
+        predictor = StylePredictor().to(device)
+    vectors = vectors.to(device)
+    rows, pair_rows = ranks.rows(cfg.batch), ranks.rows(cfg.pair_batch)
     rng = np.random.default_rng(cfg.seed + step)
     gen = torch.Generator().manual_seed(cfg.seed + step)
     start = time.monotonic()
     history = ckpt_dir / "history.jsonl"
-    bar = progress(range(step, cfg.steps), desc="training", total=cfg.steps - step)
+    bar = progress(range(step, cfg.steps), desc="training", total=cfg.steps - step, quiet=not ranks.main)
     running: dict[str, float] = {}
     for step in bar:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        x, target, sidx = data.batch(rng, cfg.batch)
+        x, target, sidx = (t.to(device) for t in data.batch(rng, cfg.batch, rows))
         v = vectors[sidx]
-        out = net(x, v)
+        out = model(x, v)
         l_distill = distill_loss(out, target, cfg.w_grad, cfg.w_scales)
-        l_style = l_embed = torch.zeros(())
+        l_style = l_embed = torch.zeros((), device=device)
         if predictor is not None:
             l_style, l_embed = style_loss(predictor, out, target, cfg.w_embed, cfg.w_gram)
-        flow = random_flow(x.shape[0], x.shape[2], x.shape[3], generator=gen)
+        flow = random_flow(cfg.batch, x.shape[2], x.shape[3], generator=gen, rows=rows).to(device)
         x2, valid = warp(x, flow)
-        out2 = net(camera_noise(x2, gen), v)
+        out2 = model(camera_noise(x2, gen, rows, cfg.batch), v)
         out_w, _ = warp(out, flow)
-        l_syn = masked_l1(out2, out_w, valid)
-        loss = l_distill + l_style + cfg.w_synthetic * l_syn
-        l_vid = torch.zeros(())
-        pairs = data.pairs(rng, cfg.pair_batch)
-        if pairs is not None and cfg.w_video > 0:
-            a, b, f_ba, mask = pairs
-            pv = vectors[torch.from_numpy(rng.integers(0, len(vectors), len(a)))]
-            oa, ob = net(a, pv), net(b, pv)
+        syn_sum, syn_weight = masked_l1_parts(out2, out_w, valid)
+        vid_sum = vid_weight = torch.ones((), device=device)
+        pairs = data.pairs(rng, cfg.pair_batch, pair_rows)
+        use_video = pairs is not None and cfg.w_video > 0
+        if use_video:
+            a, b, f_ba, mask = (t.to(device) for t in pairs)
+            pv = vectors[torch.from_numpy(rng.integers(0, len(vectors), cfg.pair_batch)[pair_rows]).to(device)]
+            oa, ob = model(a, pv), model(b, pv)
             oa_w, valid_b = warp(oa, f_ba)
-            l_vid = masked_l1(ob, oa_w, mask * valid_b)
-            loss = loss + cfg.w_video * l_vid
+            vid_sum, vid_weight = masked_l1_parts(ob, oa_w, mask * valid_b)
+        done = step + 1
+        out_of_time = max_minutes is not None and time.monotonic() - start > max_minutes * 60
+        # One collective a step (besides DDP's): the masks' weights over the whole batch, so the
+        # masked losses mean what they mean on one process; the losses for the log; and whether
+        # any rank is out of time (all must stop at the same step, or the others wait forever).
+        shared = ranks.mean(torch.stack([syn_weight, vid_weight, syn_sum.detach(), vid_sum.detach(),
+                                         l_distill.detach(), l_style.detach(), l_embed.detach(),
+                                         torch.tensor(float(out_of_time), device=device)]))
+        l_syn = syn_sum / shared[0]
+        loss = l_distill + l_style + cfg.w_synthetic * l_syn
+        if use_video:
+            loss = loss + cfg.w_video * vid_sum / shared[1]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        for k, val in (("distill", l_distill), ("style", l_style), ("embed", l_embed),
-                       ("synthetic", l_syn), ("video", l_vid)):
-            val = float(val.detach())
+        shared = shared.tolist()
+        losses = {"distill": shared[4], "style": shared[5], "embed": shared[6],
+                  "synthetic": shared[2] / shared[0], "video": shared[3] / shared[1] if use_video else 0.0}
+        out_of_time = shared[7] > 0
+        for k, val in losses.items():
             running[k] = 0.98 * running.get(k, val) + 0.02 * val
         if hasattr(bar, "set_postfix"):
             bar.set_postfix({k: f"{v:.4f}" for k, v in running.items()}, refresh=False)
-        done = step + 1
-        out_of_time = max_minutes is not None and time.monotonic() - start > max_minutes * 60
-        if done % cfg.checkpoint_every == 0 or done == cfg.steps or out_of_time:
+        if on_step is not None:
+            on_step(done, net, losses)
+        if ranks.main and (done % cfg.checkpoint_every == 0 or done == cfg.steps or out_of_time):
             save_checkpoint(net, opt, done, cfg, last, base_steps)
             with history.open("a") as fh:
                 fh.write(json.dumps({"step": done, **running, "lr": lr_at(step, cfg)}) + "\n")
@@ -185,6 +219,10 @@ def load_init(path: Path) -> tuple[dict, int]:
             return {k: torch.from_numpy(data[k]) for k in data.files}, int(steps)
     state = torch.load(path, map_location="cpu")
     return state["model"], state["step"] + state.get("base_steps", 0)
+
+
+def _quiet(*_args) -> None:
+    """The log of ranks other than 0."""
 
 
 def save_checkpoint(net, opt, step, cfg, path: Path, base_steps: int = 0) -> None:
