@@ -58,7 +58,7 @@ def test_a_killed_daemon_leaves_a_playable_recording(tmp_path):
     finally:
         daemon.stop()
     info = probe(path)  # fragmented MP4: no moov atom at the end needed
-    assert int(info["nb_read_frames"]) >= 2 * FPS, info
+    assert int(info["nb_read_frames"]) >= FPS, info  # at least the first second (fragments of 1 s)
     assert f"{info['width']}x{info['height']}" == SIZE
 
 
