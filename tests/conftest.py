@@ -38,6 +38,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_CUDA_WORKS: bool | None = None
+
+
+def cuda_works() -> bool:
+    """True only where CUDA really runs a session (onnxruntime-gpu lists it even with no GPU)."""
+    global _CUDA_WORKS
+    if _CUDA_WORKS is None:
+        import onnxruntime as ort
+
+        _CUDA_WORKS = False
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            from stylecam.engine import Engine, EngineError
+
+            model = Path(__file__).resolve().parent.parent / "models" / "stylenet.onnx"
+            try:
+                _CUDA_WORKS = Engine(model, ["cuda"]).provider == "cuda"
+            except EngineError:
+                pass
+    return _CUDA_WORKS
+
+
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
     """Poll until predicate() is truthy; return its value or fail the test after `timeout`."""
     deadline = time.monotonic() + timeout

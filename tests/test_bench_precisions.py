@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import cuda_works
 import test_precision
 from stylecam import bench
 from stylecam.bench_compare import time_precisions
@@ -64,10 +65,8 @@ def test_a_precision_that_cannot_run_is_reported_and_the_others_still_timed(vari
 
 
 def test_a_provider_onnxruntime_would_silently_replace_is_an_error_per_precision(variant_catalogue):
-    import onnxruntime as ort
-
-    if "CUDAExecutionProvider" in ort.get_available_providers():
-        pytest.skip("this machine has CUDA in its onnxruntime build")
+    if cuda_works():
+        pytest.skip("CUDA really runs on this machine")
     result = time_precisions(variant_catalogue, "cuda", 1, (64, 36), style_vector(variant_catalogue), runs=2)
     assert list(result) == ["fp32", "fp16", "int8"]
     for row in result.values():

@@ -10,7 +10,15 @@ from stylecam.engine import Engine, EngineError
 from stylecam.pipeline import Pipeline
 
 
-def test_unavailable_provider_is_skipped_with_a_reason_and_cpu_is_chosen(catalogue):
+def cpu_only_build(monkeypatch):
+    """Make this onnxruntime look like the plain CPU build (CI installs onnxruntime-gpu)."""
+    import onnxruntime as ort
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+
+
+def test_unavailable_provider_is_skipped_with_a_reason_and_cpu_is_chosen(catalogue, monkeypatch):
+    cpu_only_build(monkeypatch)
     eng = Engine(catalogue.model_path, ["cuda", "tensorrt", "cpu"])
     assert eng.provider == "cpu"
     assert set(eng.choice.skipped) == {"cuda", "tensorrt"}
@@ -31,7 +39,7 @@ def test_provider_listed_but_not_working_is_skipped_and_the_next_one_chosen(cata
     # runs on the CPU: CUDA must not be reported as the provider
     import onnxruntime as ort
 
-    real = ort.get_available_providers()
+    real = [p for p in ort.get_available_providers() if p != "CUDAExecutionProvider"]
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", *real])
     eng = Engine(catalogue.model_path, ["cuda", "cpu"])
     assert eng.provider == "cpu"
@@ -40,7 +48,8 @@ def test_provider_listed_but_not_working_is_skipped_and_the_next_one_chosen(cata
 
 
 @pytest.mark.parametrize("kind, why", [("nan", "non-finite"), ("half", "expected [1, 3, 48, 64]")])
-def test_provider_counts_only_after_a_successful_warm_up(tmp_path, kind, why):
+def test_provider_counts_only_after_a_successful_warm_up(tmp_path, monkeypatch, kind, why):
+    cpu_only_build(monkeypatch)
     model = build_tiny_model(tmp_path / f"{kind}.onnx", kind)  # loads fine, computes garbage
     with pytest.raises(EngineError) as err:
         Engine(model, ["cuda", "cpu"])
