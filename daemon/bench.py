@@ -43,6 +43,7 @@ from .config import PRECISIONS, PROVIDERS, REGIONS, Config, ConfigError, parse_s
 DEFAULT_SIZES = "640x360,1280x720,1920x1080"
 FPS_TARGETS = {"640x360": 30.0, "1280x720": 25.0}   # end-to-end fps the project promises (2-core CPU)
 NETWORK_SIZE, NETWORK_MS = (640, 360), 25.0  # the network alone: <= 25 ms per 640x360 frame (2 cores, ORT)
+LOOK_GRID_GOAL = 1.15  # stylecam.look.grid_ratio of published frames: Magenta's network at full size 1.03-1.17
 GOALS = {"latency_p95_ms": 80.0, "jitter_ms": 20.0, "peak_rss_mb": 400.0, "first_frame_s": 2.0,
          "ratio": 4.0, "stress_fps_ratio": 0.9}
 
@@ -198,7 +199,19 @@ class Bench:
             out["peak_rss_without_clip_mb"] = round(out["peak_rss_mb"] - out["clip_mb"], 1)
         if first_frame_s is not None:
             out["first_frame_s"] = first_frame_s
+        out["look"] = self.look(size, frames, parse_size(out["processing_size"]))
         return out
+
+    def look(self, size: tuple[int, int], frames, proc_size: tuple[int, int]) -> dict:
+        """The grid figures (stylecam.look) of frames the daemon's own frame path paints at the
+        settled processing size, at 100 % of the output size: speed and look side by side."""
+        from .framepath import FramePath, FrameSettings
+        from .look import look_figures
+
+        path = FramePath(self.engine, size, smoothing=bench_config(self.args, self.source, size).style.smoothing)
+        settings = FrameSettings(self.catalogue.get(self.style_name).vector, proc_size)
+        figures = [look_figures(path(f, settings), proc_size) for f in frames[:4]]
+        return {k: round(max(f[k] for f in figures), 3) for k in figures[0]}
 
     def stress(self, size: tuple[int, int]) -> dict:
         from .bench_stress import run_stress
@@ -372,6 +385,9 @@ def evaluate_targets(result: dict) -> list[dict]:
         checks.append(_check(f"fps at {size}", FPS_TARGETS[size], row["fps"], True, "fps"))
         checks.append(_check(f"p95 latency at {size}", GOALS["latency_p95_ms"], row["latency_ms"]["p95"], False, "ms"))
         checks.append(_check(f"jitter at {size}", GOALS["jitter_ms"], row["jitter_ms"], False, "ms"))
+        if row.get("look"):
+            checks.append(_check(f"block grid at {size} (published frames, 100 %)", LOOK_GRID_GOAL,
+                                 row["look"]["grid_ratio"], False, "ratio"))
     for row in result["sizes"]:  # every size: memory has no size exemption
         checks.append(_check(f"peak RSS at {row['output_size']} (without the bench's clip buffer)",
                              GOALS["peak_rss_mb"], row.get("peak_rss_without_clip_mb"), False, "MB"))
@@ -410,6 +426,11 @@ def print_report(r: dict) -> None:
               f"(clip buffer {row['clip_mb']:.0f} MB)")
         stages = "  ".join(f"{k} {v['mean']:.1f}" for k, v in row["stage_ms"].items() if v["mean"] is not None)
         print(f"  stages, mean ms: {stages}")
+        look = row.get("look")
+        if look:
+            grids = "  ".join(f"{k[len('grid_ratio_'):]} {v:.2f}" for k, v in look.items() if k.startswith("grid_ratio_"))
+            print(f"  look: upscale {look['upscale']:g}x   block grid (1.00 = none, goal <= {LOOK_GRID_GOAL:g}) "
+                  f"{look['grid_ratio']:.2f}  [{grids}]")
     st = r["stress"]
     if st:
         print(f"\nstress at {st['output_size']} ({st['procs']} busy process(es)):")

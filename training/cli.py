@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
 def train_builtin(args, cache: Path, ranks) -> int:
     """ranks: training/distributed.py's Ranks, from torchrun's environment (not started yet)."""
     from .distributed import check_split, resolve_device, start, stop
+    from .model import build
     from .train import TrainConfig
 
     paintings = yaml.safe_load(PAINTINGS.read_text())
@@ -105,15 +106,11 @@ def train_builtin(args, cache: Path, ranks) -> int:
     if args.batch:
         cfg.batch = args.batch
     for item in args.set:
-        key, _, value = item.partition("=")
-        if key not in vars(cfg) or key == "model" or not value:
-            raise SystemExit(f"--set {item}: expected KEY=VALUE with KEY one of "
-                             f"{', '.join(k for k in vars(cfg) if k != 'model')}")
-        try:
-            setattr(cfg, key, type(getattr(cfg, key))(value))
-        except ValueError:
-            raise SystemExit(f"--set {item}: {key} takes a {type(getattr(cfg, key)).__name__}, "
-                             f"e.g. --set {key}={getattr(cfg, key)}") from None
+        _apply_setting(cfg, item)
+    try:
+        build(cfg.model)  # a bad model.* value fails now, not after the teacher cache
+    except (ValueError, TypeError) as exc:
+        raise SystemExit(f"--set model.*: {exc}") from None
     try:
         check_split(ranks.world, cfg.batch, cfg.pair_batch)
         device = resolve_device(args.device, ranks)
@@ -124,6 +121,32 @@ def train_builtin(args, cache: Path, ranks) -> int:
         return _train_and_export(args, cache, cfg, paintings, ranks, device)
     finally:
         stop(ranks)
+
+
+MODEL_KEYS = {"width": int, "blocks": int, "expand": int, "stem": int, "fine": int, "scale": int,
+              "upsample": str, "detail": int}
+
+
+def _apply_setting(cfg, item: str) -> None:
+    """--set KEY=VALUE for a TrainConfig field, or --set model.KEY=VALUE for the network."""
+    key, _, value = item.partition("=")
+    keys = [k for k in vars(cfg) if k != "model"] + [f"model.{k}" for k in MODEL_KEYS]
+    if key not in keys or not value:
+        raise SystemExit(f"--set {item}: expected KEY=VALUE with KEY one of {', '.join(keys)}")
+    if key.startswith("model."):
+        name = key.split(".", 1)[1]
+        kind, target, current = MODEL_KEYS[name], cfg.model, cfg.model.get(name)
+    else:
+        name, target, current = key, None, getattr(cfg, key)
+        kind = type(current)
+    try:
+        parsed = kind(value)
+    except ValueError:
+        raise SystemExit(f"--set {item}: {key} takes a {kind.__name__}, e.g. --set {key}={current}") from None
+    if target is None:
+        setattr(cfg, name, parsed)
+    else:
+        target[name] = parsed
 
 
 def _train_and_export(args, cache: Path, cfg, paintings: list[dict], ranks, device) -> int:

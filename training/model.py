@@ -4,12 +4,19 @@ Encoder: two stride-2 convs (zero padding inside Conv), body of inverted-residua
 1/4 resolution of what the encoder sees, decoder: upsample + depthwise-separable convs (no
 transposed convs).
 
-With `scale=2` (the shipped design) the network takes the frame at the size it publishes,
+Upsampling in the decoder: "nearest" (the first design) leaves a 2-pixel block grid in the
+output: the step between neighbouring pixels is twice as large at one phase of the 2-pixel
+period as at the other. "bilinear" (the shipped design) does not (ratio ~1.0-1.05, measured in
+docs/quality.md). Bilinear x2 is computed as nearest x2 followed by a fixed [1,2,1]/4 depthwise
+blur, which is the same thing away from the borders: ONNX Runtime's linear Resize on CPU took
+2.6x the time of the whole network with nearest upsampling (cubic: 18x).
+
+With `scale=2` (an experiment, not shipped) the network takes the frame at the size it publishes,
 runs encoder, body and decoder on the frame averaged down 2x, and renders the last step at full
 resolution: a detail head sees the decoder's features beside the full-resolution pixels
 (space-to-depth, so no convolution runs at full resolution) and predicts 2x2 sub-pixel detail
-(pixel shuffle) on top of a bilinear upscale of the half-resolution painting. Bilinear
-upsampling everywhere: nearest upsampling left a 2-pixel block grid in the output.
+(pixel shuffle) on top of a bilinear upscale of the half-resolution painting. Its independent
+sub-pixels brought the 2-pixel pattern back (phase ratio 1.6-2.4 after 3000 steps).
 Every normalisation is InstanceNorm whose scale and shift come from the style vector
 (conditional instance norm), so one network holds every style and a cross-fade is an
 interpolated vector. A single reflect pad on the 3-channel input (cut off again at the end)
@@ -79,21 +86,28 @@ class InvertedResidual(nn.Module):
         return x + self.project(y, style)
 
 
+UPSAMPLE_MODES = ("nearest", "bilinear")
+
+
 class UpsampleSeparable(nn.Module):
-    """x2 upsample (nearest or bilinear), then depthwise 3x3 + pointwise 1x1 (cheap at high
-    resolution)."""
+    """x2 upsample (nearest, or bilinear as nearest + a fixed blur), then depthwise 3x3 +
+    pointwise 1x1 (cheap at high resolution)."""
 
     def __init__(self, cin: int, cout: int, mode: str = "nearest"):
         super().__init__()
         self.depthwise = nn.Conv2d(cin, cin, 3, 1, 1, groups=cin, bias=False)
         self.pointwise = ConvNormAct(cin, cout, 1)
+        if mode not in UPSAMPLE_MODES:
+            raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE_MODES)}, got {mode!r}")
         self.mode = mode
+        taps = torch.tensor([0.25, 0.5, 0.25])
+        self.register_buffer("blur", torch.outer(taps, taps)[None, None].repeat(cin, 1, 1, 1),
+                             persistent=False)
 
     def forward(self, x, style):
-        if self.mode == "nearest":
-            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        else:
-            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        if self.mode == "bilinear":
+            x = F.conv2d(x, self.blur, padding=1, groups=x.shape[1])
         return self.pointwise(self.depthwise(x), style)
 
 
@@ -135,7 +149,10 @@ class StyleNet(nn.Module):
         if scale not in (1, 2):
             raise ValueError(f"scale must be 1 or 2, got {scale}")
         self.config = dict(width=width, blocks=blocks, expand=expand, stem=stem, fine=fine)
-        if scale != 1:  # the first design's checkpoints carry only the five keys above
+        # the first design's checkpoints and manifests carry only the five keys above
+        if upsample != "nearest":
+            self.config.update(upsample=upsample)
+        if scale != 1:
             self.config.update(scale=scale, upsample=upsample, detail=detail)
         self.scale = scale
         self.stem = ConvNormAct(3, stem, 5, stride=2)

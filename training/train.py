@@ -39,9 +39,10 @@ class TrainConfig:
     w_video: float = 0.3
     checkpoint_every: int = 250
     seed: int = 0
-    # scale 2: half-resolution body, full-resolution detail head (training/model.py)
+    # the shipped design: bilinear (not nearest) decoder upsampling, no 2-pixel grid
+    # (training/model.py); `--set model.KEY=VALUE` changes one field
     model: dict = field(default_factory=lambda: dict(width=32, blocks=5, expand=4, stem=16, fine=8,
-                                                     scale=2, upsample="bilinear", detail=16))
+                                                     upsample="bilinear"))
 
 
 class Data:

@@ -1,0 +1,260 @@
+"""The live look: what the daemon publishes at its defaults, judged at 100 % of the output size.
+
+    python -m stylecam.training.live_look --content DATA/eval --styles-dir PAINTINGS \
+        --out docs/live_look.md
+
+For each output size (640x360, 1280x720, 1920x1080):
+1. `stylecam bench`'s real pipeline (default settings, adaptive controller, on the bench's
+   default clip) gives the processing size the controller settles on here, fps and p95 latency
+   (`--processing 1280x720=256x144,...` skips this and uses given sizes);
+2. the daemon's own frame path (stylecam.framepath.FramePath, default settings, flow smoothing)
+   paints held-out photos and clip frames at that processing size, fitted to the output size;
+3. judged at the output size, never shrunk:
+   (each judged frame through a fresh frame path: a still, as the first frame of a stream);
+   - native-crop style distance: Magenta's style predictor on 256x256 crops of the published
+     frame (a 3x2 grid of crops), L2 to the painting's vector, mean; beside the teacher run on
+     the whole frame at the output size (the look to match) and its ratio;
+   - block grid: stylecam.look.grid_ratio of the published frames (1.00: none; goal <= 1.15);
+   - at 1280x720: warping error at the output size (quality.warping_error), frame path with
+     smoothing off (before the runtime smoothing), beside the teacher's.
+Pictures (100 % crops: input | live default | teacher at full size) go to docs/img/live_look_*.png.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+from ..config import parse_size
+from ..look import look_figures
+from .dataset import list_content, read_frames, read_rgb
+from .progress import progress
+from .quality import clip_flows, fit, warping_error
+from .teacher import Teacher
+
+SIZES = ((640, 360), (1280, 720), (1920, 1080))
+CROP = 256
+DISTANCE_GOAL, WARP_GOAL, GRID_GOAL = 1.25, 0.5, 1.15
+FRAMES = 6             # consecutive frames per clip for the warping error
+STYLE_FRAME_STEP = 3   # every 3rd of them is also judged for style
+ASTRONAUT_FACE = (120, 380)  # rows, columns of the 400x300 window on her face at 1280x720
+END_MARKER = "<!-- generated above by training/live_look.py; text below is kept on regeneration -->"
+
+
+def crops(img: np.ndarray, size: int = CROP) -> list[np.ndarray]:
+    """A 3x2 grid of size x size crops spread over the frame, at its own resolution."""
+    h, w = img.shape[:2]
+    ys = np.linspace(0, h - size, 2).astype(int)
+    xs = np.linspace(0, w - size, 3).astype(int)
+    return [img[y:y + size, x:x + size] for y in ys for x in xs]
+
+
+def crop_distance(teacher: Teacher, rgb: np.ndarray, ref: np.ndarray) -> float:
+    return float(np.mean([np.linalg.norm(teacher.style_vector(c) - ref) for c in crops(rgb)]))
+
+
+def settled_sizes(sizes, frames: int) -> dict[str, dict]:
+    """The real pipeline at its defaults (`stylecam bench`), per output size."""
+    from ..bench import add_arguments, run_bench
+
+    ap = argparse.ArgumentParser()
+    add_arguments(ap)
+    args = ap.parse_args(["--sizes", ",".join("%dx%d" % s for s in sizes), "--frames", str(frames)])
+    result = run_bench(args)
+    return {row["output_size"]: {"processing_size": row["processing_size"], "fps": row["fps"],
+                                 "latency_p95_ms": row["latency_ms"]["p95"], "input": result["settings"]["input"]}
+            for row in result["sizes"]}
+
+
+class Live:
+    """The daemon's frame path at its defaults for one output and processing size."""
+
+    def __init__(self, engine, out_size, proc_size, smoothing: str):
+        from ..framepath import FramePath
+
+        self.path = FramePath(engine, out_size, smoothing=smoothing)
+        self.proc_size = proc_size
+
+    def __call__(self, rgb: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        from ..framepath import FrameSettings
+
+        bgr = self.path(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), FrameSettings(vector, self.proc_size))
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def evaluate(content: Path, styles_dir: Path, processing: dict[str, dict], threads: int = 0,
+             pictures: Path | None = None, face: np.ndarray | None = None, models: Path | None = None,
+             face_box: tuple[int, int] | None = None) -> dict:
+    from ..config import Config
+    from ..engine import Engine
+    from ..styles import load_catalogue
+
+    catalogue = load_catalogue(models)
+    engine = Engine(catalogue.model_path, ["cpu"], threads=threads)
+    teacher = Teacher(threads=threads)
+    paintings = {p["name"]: p for p in yaml.safe_load(Path(__file__).with_name("paintings.yaml").read_text())}
+    images, videos = list_content(content)
+    photos_src = [read_rgb(p) for p in images]
+    clips_src = [read_frames(v, limit=FRAMES) for v in videos]
+    defaults = Config().style
+    refs = {name: teacher.style_vector(read_rgb(styles_dir / paintings[name]["file"]))
+            for name in catalogue.styles}
+    result = {"content": [p.name for p in images + videos], "sizes": {}}
+    for size_text, measured in processing.items():
+        out_size, proc = parse_size(size_text), parse_size(measured["processing_size"])
+        photos = [fit(p, out_size) for p in photos_src]
+        clips = [[fit(f, out_size) for f in frames] for frames in clips_src]
+        flows = [clip_flows(frames) for frames in clips] if out_size == (1280, 720) else None
+        styles = {}
+        for name in progress(list(catalogue.styles), desc=f"styles at {size_text}"):
+            vec = catalogue.get(name).vector
+            ref = refs[name]
+            row = {"live": [], "teacher": [], "grid": []}
+            judged = photos + [f for frames in clips for f in frames[::STYLE_FRAME_STEP]]
+            for img in judged:
+                live = Live(engine, out_size, proc, defaults.smoothing)(img, vec)
+                full = (teacher.stylize(img, vec) * 255 + 0.5).astype(np.uint8)
+                row["live"].append(crop_distance(teacher, live, ref))
+                row["teacher"].append(crop_distance(teacher, full, ref))
+                row["grid"].append(look_figures(live, proc)["grid_ratio"])
+            r = {"live_distance": float(np.mean(row["live"])), "teacher_distance": float(np.mean(row["teacher"])),
+                 "grid_ratio": float(np.max(row["grid"]))}
+            r["ratio"] = r["live_distance"] / r["teacher_distance"]
+            if flows is not None:
+                live_we, teacher_we = [], []
+                for frames, clip_flow in zip(clips, flows):
+                    unsmoothed = Live(engine, out_size, proc, "off")
+                    live_we.append(warping_error(frames, [unsmoothed(f, vec) / 255.0 for f in frames], clip_flow))
+                    teacher_we.append(warping_error(frames, [teacher.stylize(f, vec) for f in frames], clip_flow))
+                r["live_warping"], r["teacher_warping"] = float(np.mean(live_we)), float(np.mean(teacher_we))
+                r["warping_ratio"] = r["live_warping"] / r["teacher_warping"]
+            styles[name] = r
+        result["sizes"][size_text] = {**measured, "styles": styles}
+        if pictures is not None and out_size == (1280, 720):
+            result["pictures"] = write_pictures(pictures, engine, teacher, catalogue, proc, defaults.smoothing,
+                                                face, clips[0][-1] if clips else photos[0], face_box)
+    return result
+
+
+def write_pictures(folder: Path, engine, teacher, catalogue, proc, smoothing, face, scene,
+                   face_box: tuple[int, int] | None = None) -> list[str]:
+    """100 % crops of a face and of a textured scene: input | live default | teacher at full size."""
+    folder.mkdir(parents=True, exist_ok=True)
+    vec = catalogue.get("starry_night").vector
+    written = []
+    for name, img in (("face", face), ("scene", scene)):
+        if img is None:
+            continue
+        box = None
+        if name == "face":  # the top 16:9 of a portrait keeps the head
+            img = img[:img.shape[1] * 9 // 16]
+            box = face_box
+        img = fit(img, (1280, 720))
+        live = Live(engine, (1280, 720), proc, smoothing)(img, vec)
+        full = (teacher.stylize(img, vec) * 255 + 0.5).astype(np.uint8)
+        y, x = box or _busiest(img)
+        tiles = [t[y:y + 300, x:x + 400] for t in (img, live, full)]
+        labels = ("input", f"live default ({proc[0]}x{proc[1]} -> 1280x720)", "teacher at 1280x720")
+        tiles = [_label(t, s) for t, s in zip(tiles, labels)]
+        path = folder / f"live_look_{name}.png"
+        cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(tiles, 1), cv2.COLOR_RGB2BGR))
+        written.append(path.name)
+    return written
+
+
+def _busiest(img: np.ndarray) -> tuple[int, int]:
+    """Top-left of the 400x300 window with the most edges (a face, not the sky)."""
+    edges = cv2.Canny(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), 80, 160).astype(np.float32)
+    score = cv2.boxFilter(edges, -1, (400, 300), normalize=False, anchor=(0, 0))[:-300, :-400]
+    y, x = np.unravel_index(int(np.argmax(score)), score.shape)
+    return int(y), int(x)
+
+
+def _label(tile: np.ndarray, text: str) -> np.ndarray:
+    out = np.ascontiguousarray(tile).copy()
+    cv2.rectangle(out, (0, 0), (out.shape[1], 20), (0, 0, 0), -1)
+    cv2.putText(out, text, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def to_markdown(res: dict, model: str) -> str:
+    lines = ["# The live look: what `stylecam run` publishes, at 100 %", "",
+             "Produced by `python -m stylecam.training.live_look` (definitions in its docstring). "
+             f"Model: {model}. Held-out content: {', '.join(res['content'])}. The processing size is the one "
+             "the adaptive controller settled on in `stylecam bench` on this machine (2 cores, no GPU, "
+             "default settings, 30 fps target), then the daemon's own frame path paints at it and the "
+             "published frame is judged at the output size.", "",
+             f"Goals: native-crop style distance <= {DISTANCE_GOAL}x the teacher's at the output size; "
+             f"block grid <= {GRID_GOAL}; warping error at the output size <= {WARP_GOAL}x the teacher's.", "",
+             "| output | processing (settled) | fps | p95 ms | style dist. live / teacher (mean of 8) | ratio | block grid (worst) |",
+             "|---|---|---|---|---|---|---|"]
+    for size, s in res["sizes"].items():
+        st = s["styles"].values()
+        live = np.mean([r["live_distance"] for r in st])
+        teach = np.mean([r["teacher_distance"] for r in st])
+        grid = max(r["grid_ratio"] for r in st)
+        lines.append(f"| {size} | {s['processing_size']} | {s['fps']:.1f} | {s['latency_p95_ms']:.0f} | "
+                     f"{live:.2f} / {teach:.2f} | {live / teach:.2f}x | {grid:.2f} |")
+    hd = res["sizes"].get("1280x720")
+    if hd:
+        lines += ["", f"Per style at 1280x720 (processing {hd['processing_size']}):", "",
+                  "| style | style dist. live | teacher | ratio | met | warping live | teacher | ratio | met | block grid |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for name, r in hd["styles"].items():
+            lines.append(
+                f"| {name} | {r['live_distance']:.2f} | {r['teacher_distance']:.2f} | {r['ratio']:.2f}x | "
+                f"{'yes' if r['ratio'] <= DISTANCE_GOAL else 'NO'} | {r['live_warping'] * 1000:.2f}e-3 | "
+                f"{r['teacher_warping'] * 1000:.2f}e-3 | {r['warping_ratio']:.2f}x | "
+                f"{'yes' if r['warping_ratio'] <= WARP_GOAL else 'NO'} | {r['grid_ratio']:.2f} |")
+    for name in res.get("pictures", []):
+        lines += ["", f"![{name}](img/{name})"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--content", type=Path, required=True, help="held-out photos and clips")
+    ap.add_argument("--styles-dir", type=Path, required=True)
+    ap.add_argument("--sizes", default=",".join("%dx%d" % s for s in SIZES))
+    ap.add_argument("--processing", help="OUTPUT=PROCESSING pairs, e.g. 1280x720=256x144 (skips the bench)")
+    ap.add_argument("--bench-frames", type=int, default=150)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--models", type=Path, help="a model folder (default: the installed models)")
+    ap.add_argument("--face", type=Path, help="a photo of a face for the 100 %% pictures "
+                    "(default: scikit-image's astronaut)")
+    ap.add_argument("--out", type=Path, default=Path("docs/live_look.md"))
+    ap.add_argument("--json", type=Path, default=Path("docs/data/live_look.json"))
+    ap.add_argument("--pictures", type=Path, default=Path("docs/img"))
+    a = ap.parse_args(argv)
+    sizes = [parse_size(s, "--sizes") for s in a.sizes.split(",")]
+    if a.processing:
+        pairs = dict(p.split("=") for p in a.processing.split(","))
+        processing = {k: {"processing_size": v, "fps": float("nan"), "latency_p95_ms": float("nan"), "input": "given"}
+                      for k, v in pairs.items()}
+    else:
+        processing = settled_sizes(sizes, a.bench_frames)
+    if a.face:
+        face, box = read_rgb(a.face), None
+    else:
+        import skimage.data
+
+        face, box = skimage.data.astronaut(), ASTRONAUT_FACE
+    res = evaluate(a.content, a.styles_dir, processing, a.threads, a.pictures, face, a.models, box)
+    from ..styles import load_catalogue
+
+    model = str(load_catalogue(a.models).model_path)
+    a.json.parent.mkdir(parents=True, exist_ok=True)
+    a.json.write_text(json.dumps(res, indent=1) + "\n")
+    kept = ""
+    if a.out.exists() and END_MARKER in a.out.read_text():
+        kept = a.out.read_text().split(END_MARKER, 1)[1]
+    a.out.write_text(to_markdown(res, model) + "\n" + END_MARKER + kept)
+    print(f"wrote {a.out} and {a.json}")
+
+
+if __name__ == "__main__":
+    main()
