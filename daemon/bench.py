@@ -38,7 +38,7 @@ from .bench_source import (
     default_input,
     load_clip,
 )
-from .config import PRECISIONS, PROVIDERS, REGIONS, Config, ConfigError, parse_size, validate
+from .config import PRECISIONS, PROVIDERS, QUALITY_PRESETS, REGIONS, Config, ConfigError, parse_size, validate
 
 DEFAULT_SIZES = "640x360,1280x720,1920x1080"
 FPS_TARGETS = {"640x360": 30.0, "1280x720": 25.0}   # end-to-end fps the project promises (2-core CPU)
@@ -66,7 +66,10 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--smoothing", choices=["off", "ema", "flow"], help="temporal smoothing (default: flow)")
     ap.add_argument("--region", choices=REGIONS, default="all",
                     help="where the style paints (default all); background/person add the segmentation stage")
-    ap.add_argument("--max-size", help="largest processing size WxH (default 640x360)")
+    ap.add_argument("--quality", choices=list(QUALITY_PRESETS), default=Config().processing.quality,
+                    help="processing.quality preset: how far the controller may shrink the processing size "
+                    f"(default {Config().processing.quality})")
+    ap.add_argument("--max-size", help="largest processing size WxH (default auto: 640x360 on the CPU, the output size on a GPU)")
     ap.add_argument("--min-size", help="smallest processing size WxH (default 256x144)")
     ap.add_argument("--clip-frames", type=int, default=16, help="input frames held in memory (default 16)")
     ap.add_argument("--phase-timeout", type=float, default=120.0, help="seconds allowed per size (default 120)")
@@ -114,6 +117,7 @@ def bench_config(args, source: str, size: tuple[int, int]) -> Config:
     p.target_fps, p.threads = args.target_fps, args.threads
     p.max_size = args.max_size or p.max_size
     p.min_size = args.min_size or p.min_size
+    p.quality = args.quality
     if args.provider:
         p.providers = [args.provider]
     p.precision = args.precision
@@ -302,7 +306,7 @@ def run_bench(args, catalogue=None) -> dict:
                      "provider_requested": args.provider or "auto", "threads": args.threads,
                      "precision": args.precision,
                      "style": cfg0.style.name, "smoothing": cfg0.style.smoothing, "region": cfg0.style.region,
-                     "processing_max": cfg0.processing.max_size, "processing_min": cfg0.processing.min_size,
+                     "quality": cfg0.processing.quality, "processing_max": cfg0.processing.max_size, "processing_min": cfg0.processing.min_size,
                      "clip_frames": args.clip_frames},
         "provider": bench.engine.provider,
         "precision": args.precision,

@@ -8,7 +8,7 @@ import sys
 import threading
 
 from . import __version__
-from .config import ON_DEMAND_MODES, PRECISIONS, REGIONS, ConfigError, load
+from .config import ON_DEMAND_MODES, PRECISIONS, QUALITY_PRESETS, REGIONS, ConfigError, load
 
 
 def _common_processing(ap: argparse.ArgumentParser) -> None:
@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-api", action="store_true", help="do not start the control API")
     run.add_argument("--output-size", help="published frame size WxH (default 1280x720)")
     run.add_argument("--fps", type=float, help="target frame rate")
+    run.add_argument("--quality", choices=list(QUALITY_PRESETS),
+                     help="fast: hold the frame rate at any processing size | balanced (default): upscale at "
+                     "most 2.5x, lower the frame rate below that | best: paint at the largest size")
     run.add_argument("--no-loop", action="store_true", help="stop at the end of a video file input")
     run.add_argument("--on-demand", choices=ON_DEMAND_MODES,
                      help="auto: idle while no app reads the virtual camera (default) | always | never")
@@ -152,6 +155,8 @@ def build_config(args):
         cfg.output.size = args.output_size
     if getattr(args, "fps", None):
         cfg.processing.target_fps = cfg.output.fps = args.fps
+    if getattr(args, "quality", None):
+        cfg.processing.quality = args.quality
     if getattr(args, "on_demand", None):
         cfg.processing.on_demand = args.on_demand
     if getattr(args, "port", None) is not None:

@@ -20,6 +20,10 @@ PROVIDERS = ("tensorrt", "cuda", "dml", "coreml", "cpu")
 PRECISIONS = ("fp32", "fp16", "int8")  # fp16/int8: the manifest's reduced-precision variants
 ON_DEMAND_MODES = ("auto", "always", "never")  # when to stylize: while an app reads the virtual camera | always | never
 REGIONS = ("all", "background", "person")  # where the style paints (person segmentation)
+# processing.quality: how far the adaptive controller may shrink the processing size to hold the
+# frame rate, as the largest upscale to the output it accepts (below that it lowers fps instead)
+QUALITY_PRESETS = {"fast": None, "balanced": 2.5, "best": 1.0}
+CPU_MAX_SIZE = "640x360"  # processing.max_size auto, on the CPU; on a GPU provider: the output size
 
 
 class ConfigError(ValueError):
@@ -39,7 +43,8 @@ class InputConfig:
 class ProcessingConfig:
     target_fps: float = 30.0      # the adaptive controller holds this
     adaptive: bool = True         # pick the processing size from measured stage times
-    max_size: str = "640x360"     # largest processing size (WxH; aspect follows the input)
+    max_size: str = "auto"        # largest processing size (WxH; aspect follows the output); auto: 640x360 on the CPU, the output size on a GPU
+    quality: str = "balanced"     # fast | balanced | best: the smallest processing size the controller may pick (QUALITY_PRESETS)
     min_size: str = "256x144"     # smallest processing size
     providers: list = field(default_factory=lambda: list(PROVIDERS))  # tried in this order
     threads: int = 0              # ONNX Runtime intra-op threads (0: ORT decides)
@@ -96,6 +101,22 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     rtmp: RtmpConfig = field(default_factory=RtmpConfig)
+
+
+def processing_bounds(p: ProcessingConfig, out_size: tuple[int, int], provider: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(largest, smallest) processing size for this output and provider: max_size auto is the
+    output size on a GPU provider and 640x360 (never above the output) on the CPU; the quality
+    preset raises the smallest size to output / its largest upscale."""
+    if p.max_size == "auto":
+        cap = out_size if provider != "cpu" else parse_size(CPU_MAX_SIZE)
+        top = (min(cap[0], out_size[0]), min(cap[1], out_size[1]))
+    else:
+        top = parse_size(p.max_size, "processing.max_size")
+    low = parse_size(p.min_size, "processing.min_size")
+    upscale = QUALITY_PRESETS[p.quality]
+    if upscale:
+        low = (max(low[0], round(out_size[0] / upscale)), max(low[1], round(out_size[1] / upscale)))
+    return top, (min(low[0], top[0]), min(low[1], top[1]))
 
 
 def parse_size(text: str, key: str = "size") -> tuple[int, int]:
@@ -157,10 +178,12 @@ def validate(cfg: Config) -> Config:
     p, s, o = cfg.processing, cfg.style, cfg.output
     if not 1 <= p.target_fps <= 240:
         raise ConfigError("processing.target_fps: must be between 1 and 240")
-    maxw, maxh = parse_size(p.max_size, "processing.max_size")
+    maxw, maxh = parse_size(CPU_MAX_SIZE if p.max_size == "auto" else p.max_size, "processing.max_size")
     minw, minh = parse_size(p.min_size, "processing.min_size")
     if minw > maxw or minh > maxh:
         raise ConfigError("processing.min_size: must not be larger than processing.max_size")
+    if p.quality not in QUALITY_PRESETS:
+        raise ConfigError(f"processing.quality: {p.quality!r}; choose one of {', '.join(QUALITY_PRESETS)}")
     bad = [v for v in p.providers if v not in PROVIDERS]
     if bad or not p.providers:
         raise ConfigError(f"processing.providers: unknown {bad}; choose from {', '.join(PROVIDERS)}")

@@ -20,7 +20,7 @@ import numpy as np
 
 from .adaptive import ResolutionController, size_ladder
 from .capture import Capture, open_source
-from .config import Config, parse_size
+from .config import Config, parse_size, processing_bounds
 from .engine import Engine
 from .framepath import FramePath, FrameSettings, StyleFade
 from .ondemand import Demand, RateCap, idle_card
@@ -54,8 +54,8 @@ class Pipeline:
                                        cfg.processing.threads)
         self.path = FramePath(self.engine, self.out_size, smoothing=self.style.smoothing, stats=self.stats)
         aspect = self.out_size[0] / self.out_size[1]
-        ladder = size_ladder(parse_size(cfg.processing.max_size), parse_size(cfg.processing.min_size),
-                             aspect, max(8, catalogue.stride))
+        top, low = processing_bounds(cfg.processing, self.out_size, self.engine.provider)
+        ladder = size_ladder(top, low, aspect, max(8, catalogue.stride))
         self.controller = ResolutionController(ladder, cfg.processing.target_fps,
                                                enabled=cfg.processing.adaptive)
         self.in_slot = LatestSlot()

