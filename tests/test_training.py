@@ -300,3 +300,22 @@ def test_train_command_refuses_a_bad_setting_or_checkpoint_before_any_work(tmp_p
         run = subprocess.run(base + extra, capture_output=True, text=True, timeout=120)
         assert run.returncode != 0 and message in run.stderr, run.stderr
     assert not (tmp_path / "cache").exists()  # nothing was built
+
+
+def test_grid_loss_sees_the_block_grid_and_its_gradient_removes_it():
+    import torch.nn.functional as F
+    from stylecam.training.losses import grid_loss
+
+    torch.manual_seed(0)
+    small = torch.rand(2, 3, 24, 24)
+    nearest = F.interpolate(small, scale_factor=2.0, mode="nearest")
+    bilinear = F.interpolate(small, scale_factor=2.0, mode="bilinear", align_corners=False)
+    assert grid_loss(nearest) > 5 * grid_loss(bilinear) > 50 * grid_loss(torch.rand(2, 3, 48, 48))
+    x = nearest.clone().requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=0.02)
+    before = float(grid_loss(x))
+    for _ in range(20):
+        opt.zero_grad()
+        grid_loss(x).backward()
+        opt.step()
+    assert float(grid_loss(x)) < 0.5 * before

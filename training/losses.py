@@ -31,3 +31,18 @@ def masked_l1_parts(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor):
     """masked_l1 as (sum of masked errors, weight of the mask): ranks that each hold part of a
     batch divide their sum by the weight of the whole batch to get the single-process loss."""
     return ((a - b).abs() * mask).sum(), (mask.sum() * a.shape[1] + 1e-6).detach()
+
+
+def grid_loss(out: torch.Tensor, periods: tuple[int, ...] = (2, 4)) -> torch.Tensor:
+    """The block-grid penalty (stylecam.look.grid_ratio made differentiable): the mean step
+    between neighbouring pixels at each phase of a `period`-pixel grid, in x and in y, should
+    not depend on the phase. Squared coefficient of variation of the phase means, per image,
+    summed over periods and axes. Zero for a photo; ~0.1 for a 2-pixel nearest-neighbour grid."""
+    gray = out.mean(1)
+    total = out.new_zeros(())
+    for steps in ((gray[:, :, 1:] - gray[:, :, :-1]).abs(), (gray[:, 1:] - gray[:, :-1]).abs().transpose(1, 2)):
+        for p in periods:
+            n = steps.shape[2] // p * p
+            phases = steps[:, :, :n].reshape(steps.shape[0], steps.shape[1], -1, p).mean(dim=(1, 2))
+            total = total + (phases.var(dim=1, unbiased=False) / (phases.mean(dim=1) ** 2 + 1e-8)).mean()
+    return total

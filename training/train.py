@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .distributed import SINGLE, Ranks, check_split
-from .losses import distill_loss, masked_l1_parts
+from .losses import distill_loss, grid_loss, masked_l1_parts
 from .model import StyleNet, build
 from .progress import progress
 from .style_features import StylePredictor, style_loss
@@ -37,6 +37,7 @@ class TrainConfig:
     w_embed: float = 0.15
     w_synthetic: float = 0.5
     w_video: float = 0.3
+    w_grid: float = 5.0  # the block-grid penalty (losses.grid_loss): no 2- or 4-pixel pattern
     checkpoint_every: int = 250
     seed: int = 0
     # the shipped design: bilinear (not nearest) decoder upsampling, no 2-pixel grid
@@ -182,7 +183,8 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
                                          l_distill.detach(), l_style.detach(), l_embed.detach(),
                                          torch.tensor(float(out_of_time), device=device)]))
         l_syn = syn_sum / shared[0]
-        loss = l_distill + l_style + cfg.w_synthetic * l_syn
+        l_grid = grid_loss(out) if cfg.w_grid > 0 else torch.zeros((), device=device)
+        loss = l_distill + l_style + cfg.w_synthetic * l_syn + cfg.w_grid * l_grid
         if use_video:
             loss = loss + cfg.w_video * vid_sum / shared[1]
         opt.zero_grad(set_to_none=True)
@@ -190,7 +192,8 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
         opt.step()
         shared = shared.tolist()
         losses = {"distill": shared[4], "style": shared[5], "embed": shared[6],
-                  "synthetic": shared[2] / shared[0], "video": shared[3] / shared[1] if use_video else 0.0}
+                  "synthetic": shared[2] / shared[0], "video": shared[3] / shared[1] if use_video else 0.0,
+                  "grid": float(l_grid)}  # this rank's batch (a log figure only)
         out_of_time = shared[7] > 0
         for k, val in losses.items():
             running[k] = 0.98 * running.get(k, val) + 0.02 * val
