@@ -73,21 +73,11 @@ def _tool(cmd: list[str]) -> subprocess.CompletedProcess | None:
 
 
 def obs_script_path() -> Path | None:
-    """Where the OBS Studio script is: inside the installed package (stylecam/obs_script or
-    stylecam/assets), in the source tree (obs_script/ next to daemon/), or in share/stylecam."""
-    pkg = Path(__file__).resolve().parent
-    candidates = [pkg / "obs_script" / "stylecam_obs.py", pkg / "assets" / "stylecam_obs.py",
-                  pkg.parent / "obs_script" / "stylecam_obs.py",
-                  Path(sys.prefix) / "share" / "stylecam" / "stylecam_obs.py"]
-    try:
-        import importlib.util
+    """The OBS Studio script: package data of stylecam.obs_script (obs_script/ in the source)."""
+    from importlib.resources import files
 
-        spec = importlib.util.find_spec("stylecam.obs_script")
-        for loc in (spec.submodule_search_locations or []) if spec else []:
-            candidates.insert(0, Path(loc) / "stylecam_obs.py")
-    except (ImportError, ValueError):
-        pass
-    return next((p for p in candidates if p.is_file()), None)
+    path = files("stylecam.obs_script") / "stylecam_obs.py"
+    return Path(str(path)) if path.is_file() else None
 
 
 # -- the checks (each returns Check lines) ----------------------------------------------------------
