@@ -65,12 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     pan.add_argument("--no-open", action="store_true", help="only print the link, open no browser")
 
     tr = sub.add_parser("train", help="train the built-in styles or a custom style (needs the train extra)")
-    try:
-        from .training.cli import add_arguments
-    except ImportError:  # the train extra is not installed: keep `stylecam train --help` useful
-        tr.add_argument("rest", nargs=argparse.REMAINDER)
-    else:
-        add_arguments(tr)
+    # torch-free: `stylecam train --help` works without the train extra
+    from .training.cli import add_arguments
+
+    add_arguments(tr)
 
     from .bench.run import add_arguments as bench_args
 
@@ -104,12 +102,9 @@ def main(argv=None) -> int:
         if args.cmd == "panel":
             return cmd_panel(args)
         if args.cmd == "train":
-            try:
-                from .training.cli import run as train_run
-            except ImportError:
-                print("training needs the train extra: pip install 'stylecam[train]' (or pip install '.[train]')",
-                      file=sys.stderr)
-                return 2
+            # says how to install the train extra when torch is missing
+            from .training.cli import run as train_run
+
             return train_run(args)
         if args.cmd == "bench":
             from .bench.run import main as bench_main

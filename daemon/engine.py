@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .messages import first_line
 from .styles import STYLE_DIM
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ def check_model(model: Path) -> None:
     try:
         open_session(model, "cpu", optimize=False, log_level=4, spin=True)
     except Exception as exc:  # noqa: BLE001  (protobuf parse errors, truncated files, bad graphs)
-        raise EngineError(f"model file {model} is damaged ({str(exc).splitlines()[0][:120]}): {fix}") from None
+        raise EngineError(f"model file {model} is damaged ({first_line(exc, 120)}): {fix}") from None
 
 
 class Engine:
@@ -146,7 +147,7 @@ class Engine:
                 self.layout = self._layout(sess)
                 self._warm_up(sess, warmup_size, self.layout)
             except Exception as exc:  # any failure means: not usable here
-                self.choice.skipped[name] = f"warm-up failed: {str(exc).splitlines()[0][:200]} ({FIXES[name]})"
+                self.choice.skipped[name] = f"warm-up failed: {first_line(exc)} ({FIXES[name]})"
                 continue
             self.session, self.choice.name = sess, name
             break

@@ -1,4 +1,5 @@
-"""Where stylecam keeps its files: user config (config.yaml, token, custom styles), cache."""
+"""Where stylecam keeps its files: user config (config.yaml, token, custom styles), cache; and
+how it writes the private ones (mode 0600)."""
 from __future__ import annotations
 
 import os
@@ -41,3 +42,14 @@ def models_dir() -> Path:
     import stylecam.models
 
     return Path(stylecam.models.__file__).resolve().parent
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write `text` to `path` readable by this user only (0600, also when it existed with looser
+    permissions), creating its folder: tokens, stream keys, panel sessions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)
+    return path

