@@ -9,28 +9,29 @@ from pathlib import Path
 APP = "stylecam"
 
 
-def user_config_dir() -> Path:
-    if "STYLECAM_CONFIG_DIR" in os.environ:
-        return Path(os.environ["STYLECAM_CONFIG_DIR"])
+def _user_dir(override: str, windows: tuple[str, Path], macos: Path, xdg: tuple[str, Path]) -> Path:
+    """$override if set, else this OS's folder for it (windows/xdg: the variable and its default)."""
+    if override in os.environ:
+        return Path(os.environ[override])
     if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
+        base = Path(os.environ.get(windows[0], windows[1]))
     elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
+        base = macos
     else:
-        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+        base = Path(os.environ.get(xdg[0]) or xdg[1])
     return base / APP
+
+
+def user_config_dir() -> Path:
+    home = Path.home()
+    return _user_dir("STYLECAM_CONFIG_DIR", ("APPDATA", home / "AppData" / "Roaming"),
+                     home / "Library" / "Application Support", ("XDG_CONFIG_HOME", home / ".config"))
 
 
 def user_cache_dir() -> Path:
-    if "STYLECAM_CACHE_DIR" in os.environ:
-        return Path(os.environ["STYLECAM_CACHE_DIR"])
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / APP
+    home = Path.home()
+    return _user_dir("STYLECAM_CACHE_DIR", ("LOCALAPPDATA", home / "AppData" / "Local"),
+                     home / "Library" / "Caches", ("XDG_CACHE_HOME", home / ".cache"))
 
 
 def user_styles_dir() -> Path:
