@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from .demo import DemoScene
+from .redact import redact_url
 from .slots import LatestSlot
 
 log = logging.getLogger(__name__)
@@ -139,13 +140,13 @@ class Capture:
             self._thread.join(timeout=5)
 
     def describe(self) -> dict:
-        return {"source": _redact(self.source), "state": self.state, "last_error": self.last_error,
+        return {"source": redact_url(str(self.source)), "state": self.state, "last_error": self.last_error,
                 "reconnects": self.reconnects}
 
     def _open(self):
         cap = self.opener(self.source, self.width, self.height, self.fps)
         if cap is None or not cap.isOpened():
-            raise OSError(f"cannot open {_redact(self.source)}")
+            raise OSError(f"cannot open {redact_url(str(self.source))}")
         return cap
 
     def _run(self) -> None:
@@ -159,7 +160,7 @@ class Capture:
                     cap.release()
                     cap = None
                 self.state = "paused"
-                log.info("source %s released (paused)", _redact(self.source))
+                log.info("source %s released (paused)", redact_url(str(self.source)))
                 self._wanted.wait()
                 next_try, backoff, next_due = 0.0, 0.25, time.monotonic()
                 continue
@@ -173,7 +174,7 @@ class Capture:
                             frame_period = 1.0 / src_fps
                         if self.state == "lost":
                             self.reconnects += 1
-                            log.info("source %s is back", _redact(self.source))
+                            log.info("source %s is back", redact_url(str(self.source)))
                         self.state, backoff = "running", 0.25
                         frames_since_open = 0
                         continue
@@ -210,18 +211,9 @@ class Capture:
 
     def _lost(self, why: str) -> None:
         if self.state != "lost":
-            log.warning("source %s lost: %s; reconnecting", _redact(self.source), why)
+            log.warning("source %s lost: %s; reconnecting", redact_url(str(self.source)), why)
         self.state, self.last_error = "lost", why
 
     def _publish_placeholder(self) -> None:
         img = placeholder_frame(self.width, self.height, "camera lost - reconnecting")
         self.slot.put(Frame(img, time.monotonic(), placeholder=True))
-
-
-def _redact(source) -> str:
-    """Hide credentials in URLs (rtsp://user:pass@host)."""
-    text = str(source)
-    if "://" in text and "@" in text:
-        scheme, rest = text.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return text

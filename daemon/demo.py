@@ -36,7 +36,7 @@ class DemoScene:
         img = wall.clip(0, 255).astype(np.uint8)
         # wooden floor: planks with grain
         floor = int(h * 0.72)
-        fy, fx = yy[floor:], xx[floor:]
+        fx = xx[floor:]
         rings = np.sin(fx / (1.5 * u) + 9 * cls._noise(h - floor, w, 12 * u, rng)) * 0.5 + 0.5
         wood = np.stack([40 + 30 * rings, 75 + 40 * rings, 120 + 50 * rings], -1)
         img[floor:] = wood.astype(np.uint8)

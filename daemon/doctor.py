@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .messages import first_line
+
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 CAMERA_TIMEOUT_S = 6.0
 VIRTUALCAM_TIMEOUT_S = 8.0
@@ -24,7 +26,6 @@ PROVIDER_TIMEOUT_S = {"tensorrt": 120.0}
 PROVIDER_TIMEOUT_DEFAULT_S = 45.0
 TOOL_TIMEOUT_S = 10.0
 HTTP_TIMEOUT_S = 2.0
-LOAD_CMD = "sudo modprobe v4l2loopback devices=1 video_nr=10 card_label=stylecam exclusive_caps=1"
 PLATFORM_PROVIDERS = {
     "linux": ["tensorrt", "cuda", "cpu"],
     "win32": ["tensorrt", "cuda", "dml", "cpu"],
@@ -60,11 +61,6 @@ def _with_timeout(fn, timeout: float):
     return "ok", box.get("ok")
 
 
-def _first_line(exc: BaseException | str, limit: int = 200) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:limit]
-
-
 def _tool(cmd: list[str]) -> subprocess.CompletedProcess | None:
     try:
         return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, stdin=subprocess.DEVNULL)
@@ -73,21 +69,11 @@ def _tool(cmd: list[str]) -> subprocess.CompletedProcess | None:
 
 
 def obs_script_path() -> Path | None:
-    """Where the OBS Studio script is: inside the installed package (stylecam/obs_script or
-    stylecam/assets), in the source tree (obs_script/ next to daemon/), or in share/stylecam."""
-    pkg = Path(__file__).resolve().parent
-    candidates = [pkg / "obs_script" / "stylecam_obs.py", pkg / "assets" / "stylecam_obs.py",
-                  pkg.parent / "obs_script" / "stylecam_obs.py",
-                  Path(sys.prefix) / "share" / "stylecam" / "stylecam_obs.py"]
-    try:
-        import importlib.util
+    """The OBS Studio script: package data of stylecam.obs_script (obs_script/ in the source)."""
+    from importlib.resources import files
 
-        spec = importlib.util.find_spec("stylecam.obs_script")
-        for loc in (spec.submodule_search_locations or []) if spec else []:
-            candidates.insert(0, Path(loc) / "stylecam_obs.py")
-    except (ImportError, ValueError):
-        pass
-    return next((p for p in candidates if p.is_file()), None)
+    path = files("stylecam.obs_script") / "stylecam_obs.py"
+    return Path(str(path)) if path.is_file() else None
 
 
 # -- the checks (each returns Check lines) ----------------------------------------------------------
@@ -154,10 +140,11 @@ def _provider_probe(model: Path, name: str) -> float:
     import numpy as np
 
     from .engine import Engine
+    from .styles import STYLE_DIM
 
     engine = Engine(model, [name])
     image = np.full((1, 3, 360, 640), 0.5, np.float32)
-    style = np.zeros((1, 100), np.float32)
+    style = np.zeros((1, STYLE_DIM), np.float32)
     t0 = time.perf_counter()
     engine.run(image, style)
     return (time.perf_counter() - t0) * 1000
@@ -200,7 +187,7 @@ def check_providers(cfg) -> tuple[list[Check], list[str]]:
             checks.append(Check(WARN, "provider", f"{name}: no answer within {timeout:.0f} s "
                                 "(a first TensorRT run builds its engine; try again, it is cached)"))
         else:
-            why = str(value) if isinstance(value, EngineError) else _first_line(value)
+            why = str(value) if isinstance(value, EngineError) else first_line(value)
             checks.append(Check(WARN, "provider", f"{name}: fails here: {why}"))
     usable = [p for p in cfg.processing.providers if p in working]
     if usable:
@@ -327,7 +314,7 @@ def check_virtualcam() -> list[Check]:
         if state == "ok":
             checks.append(Check(OK, "virtualcam", f"backend {name}: opens ({value})"))
         else:
-            why = f"no answer within {VIRTUALCAM_TIMEOUT_S:.0f} s" if state == "timeout" else _first_line(value)
+            why = f"no answer within {VIRTUALCAM_TIMEOUT_S:.0f} s" if state == "timeout" else first_line(value)
             fix = how_to_get_one()
             if sys.platform == "linux" and not Path("/sys/module/v4l2loopback").exists():
                 fix = "load v4l2loopback (see the v4l2loopback line)"
@@ -355,6 +342,8 @@ def check_on_demand(cfg, platform: str = sys.platform, proc: Path = Path("/proc"
 def check_loopback_module(sysfs: Path = Path("/sys")) -> list[Check]:
     """Linux: v4l2loopback must be loaded with exclusive_caps=1, or Chrome, Zoom and Teams do not
     list the virtual camera."""
+    from .outputs.virtualcam import LOAD_CMD, LOOPBACK_OPTIONS
+
     module = sysfs / "module" / "v4l2loopback"
     why = "Chrome, Zoom and Teams only list the camera with exclusive_caps=1"
     if not module.exists():
@@ -366,12 +355,12 @@ def check_loopback_module(sysfs: Path = Path("/sys")) -> list[Check]:
         else:
             fix = f"install and load it: sudo apt install v4l2loopback-dkms && {LOAD_CMD}"
         return [Check(WARN, "v4l2loopback", f"kernel module not loaded; {fix} ({why}; to load it at boot put "
-                      "'options v4l2loopback devices=1 video_nr=10 card_label=stylecam exclusive_caps=1' in "
+                      f"'options v4l2loopback {LOOPBACK_OPTIONS}' in "
                       "/etc/modprobe.d/v4l2loopback.conf and 'v4l2loopback' in /etc/modules-load.d/v4l2loopback.conf)")]
     try:
         values = (module / "parameters" / "exclusive_caps").read_text().strip().split(",")
     except OSError as exc:
-        return [Check(WARN, "v4l2loopback", f"loaded, but exclusive_caps cannot be read ({_first_line(exc)}); "
+        return [Check(WARN, "v4l2loopback", f"loaded, but exclusive_caps cannot be read ({first_line(exc)}); "
                       f"make sure it was loaded with exclusive_caps=1 ({why})")]
     count = max(1, len(list((sysfs / "devices" / "virtual" / "video4linux").glob("video*"))))
     off = [i for i, v in enumerate(values[:count]) if v.strip().upper() not in ("Y", "1")]
@@ -530,7 +519,7 @@ def _safely(topic: str, fn, *args, default=None):
     try:
         return fn(*args)
     except Exception as exc:  # noqa: BLE001  (a broken check is a line, not a traceback)
-        line = [Check(WARN, topic, f"the check itself failed ({type(exc).__name__}: {_first_line(exc)}); "
+        line = [Check(WARN, topic, f"the check itself failed ({type(exc).__name__}: {first_line(exc)}); "
                       "please report it")]
         return line if default is None else (line, default)
 

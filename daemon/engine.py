@@ -19,6 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .messages import first_line
+from .styles import STYLE_DIM
+
 log = logging.getLogger(__name__)
 
 ORT_NAMES = {
@@ -65,47 +68,64 @@ class ProviderChoice:
     skipped: dict[str, str] = field(default_factory=dict)  # provider -> why it was not used
 
 
-def _session(model: Path, provider: str, threads: int):
+def open_session(model: Path | bytes, provider: str = "cpu", threads: int = 0, *, optimize: bool = True,
+                 log_level: int = 3, spin: bool = False, inter_threads: int = 0,
+                 profile_prefix: str | None = None):
+    """The one way stylecam builds an ONNX Runtime session: `model` (a path, or a serialized
+    model) on `provider` alone (a key of ORT_NAMES). Raises EngineError when onnxruntime did not
+    really put the session on `provider`: it falls back to CPU silently (a warning, a stdout
+    banner) when a provider's libraries fail to load. A first run (Engine's warm-up) is what
+    shows the provider really works; this only builds.
+
+    threads: intra-op threads (0: ORT's default). optimize: full graph optimisation, or none.
+    spin: let the pool threads busy-wait between runs; off by default: they measured 67-94 % of
+    a core at 15 runs/s against 6-39 % without, at the same run time (docs/benchmarks.md#on-demand),
+    and the CPU would not follow the frame rate. profile_prefix: ORT's profiler on, files there.
+    """
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = log_level
+    opts.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize
+                                     else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
     if threads:
         opts.intra_op_num_threads = threads
-    # no busy-waiting between runs: ORT's pool threads otherwise spin after every run, which
-    # measured 67-94 % of a core at 15 runs/s against 6-39 % without, at the same run time
-    # (docs/benchmarks.md#on-demand): the CPU would not follow the frame rate
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if inter_threads:
+        opts.inter_op_num_threads = inter_threads
+    if not spin:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if profile_prefix:
+        opts.enable_profiling = True
+        opts.profile_file_prefix = profile_prefix
     options = {}
     if provider == "tensorrt":
         options = {"trt_fp16_enable": True, "trt_engine_cache_enable": True}
     prov = [(ORT_NAMES[provider], options)] if options else [ORT_NAMES[provider]]
-    with warnings.catch_warnings():  # a provider that falls back is reported as skipped instead
+    # a provider that falls back is reported by the check below instead of a warning and the
+    # "EP Error" banners onnxruntime prints
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore", UserWarning)
-        return ort.InferenceSession(str(model), opts, providers=prov)
+        sess = ort.InferenceSession(model if isinstance(model, bytes) else str(model), opts, providers=prov)
+    if sess.get_providers()[0] != ORT_NAMES[provider]:
+        raise EngineError(f"onnxruntime fell back to {sess.get_providers()[0]}")
+    return sess
 
 
 def check_model(model: Path) -> None:
     """The model file exists and ONNX Runtime's CPU provider can load it: otherwise the fault is
     the file, whatever the GPU providers would say (EngineError naming the fix)."""
-    import onnxruntime as ort
-
     model = Path(model)
     fix = "reinstall stylecam (pip install --force-reinstall stylecam) or train the network again (stylecam train)"
     if not model.is_file():
         raise EngineError(f"model file {model} is missing: {fix}")
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 4
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     try:
-        ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+        open_session(model, "cpu", optimize=False, log_level=4, spin=True)
     except Exception as exc:  # noqa: BLE001  (protobuf parse errors, truncated files, bad graphs)
-        raise EngineError(f"model file {model} is damaged ({str(exc).splitlines()[0][:120]}): {fix}") from None
+        raise EngineError(f"model file {model} is damaged ({first_line(exc, 120)}): {fix}") from None
 
 
 class Engine:
-    """Runs image [1,3,H,W] float32 RGB 0..1 + style [1,100] -> stylized [1,3,H,W]."""
+    """Runs image [1,3,H,W] float32 RGB 0..1 + style [1,STYLE_DIM] -> stylized [1,3,H,W]."""
 
     def __init__(self, model: Path, providers: list[str], threads: int = 0,
                  warmup_size: tuple[int, int] = (64, 48)):
@@ -123,14 +143,11 @@ class Engine:
                 self.choice.skipped[name] = f"not in this onnxruntime build ({FIXES[name]})"
                 continue
             try:
-                with contextlib.redirect_stdout(io.StringIO()):  # onnxruntime prints "EP Error" banners
-                    sess = _session(model, name, threads)
-                if sess.get_providers()[0] != ORT_NAMES[name]:
-                    raise EngineError(f"onnxruntime fell back to {sess.get_providers()[0]}")
+                sess = open_session(model, name, threads)
                 self.layout = self._layout(sess)
                 self._warm_up(sess, warmup_size, self.layout)
             except Exception as exc:  # any failure means: not usable here
-                self.choice.skipped[name] = f"warm-up failed: {str(exc).splitlines()[0][:200]} ({FIXES[name]})"
+                self.choice.skipped[name] = f"warm-up failed: {first_line(exc)} ({FIXES[name]})"
                 continue
             self.session, self.choice.name = sess, name
             break
@@ -156,7 +173,7 @@ class Engine:
             if len(inp.shape) == 4:
                 feeds[inp.name] = np.full((1, 3, h, w), 0.5, np.float32)
             else:
-                feeds[inp.name] = np.zeros((1, 100), np.float32)
+                feeds[inp.name] = np.zeros((1, STYLE_DIM), np.float32)
         out = sess.run(None, feeds)[0]
         expected = (1, 12, h // 2, w // 2) if layout == "subpixel2" else (1, 3, h, w)
         if out.shape != expected:

@@ -9,14 +9,13 @@ never written to the config file, and kept on disk only when the request says sa
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 
 from .api import ApiError, check_fields
 from .outputs.base import OutputError
 from .outputs.rtmp import PRESETS, RtmpOutput, join_url, resolve
-from .paths import user_config_dir
+from .paths import user_config_dir, write_private
 from .redact import (
     install_log_filter,
     redact,
@@ -43,13 +42,7 @@ def key_path() -> Path:
 
 
 def save_key(key: str, path: Path | None = None) -> Path:
-    path = path or key_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key + "\n")
-    os.chmod(path, 0o600)
-    return path
+    return write_private(path or key_path(), key + "\n")
 
 
 def load_saved_key(path: Path | None = None) -> str:

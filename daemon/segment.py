@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from .config import REGIONS
+from .engine import open_session
 
 MODELS = {"landscape": ("selfie_segmentation_landscape.onnx", (256, 144)),
           "square": ("selfie_segmentation.onnx", (256, 256))}
@@ -60,17 +61,12 @@ class Segmenter:
 
     def _session(self, kind: str):
         if kind not in self._sessions:
-            import onnxruntime as ort
-
             path = self.model_dir / MODELS[kind][0]
             if not path.exists():
                 raise SegmentError(f"{path} is missing: reinstall stylecam, or rebuild it with "
                                    "scripts/convert_selfie_segmentation.py (or set style.region to all)")
-            opts = ort.SessionOptions()
-            opts.log_severity_level = 3
-            opts.intra_op_num_threads = self.threads  # a tiny network: a second thread only waits
-            opts.inter_op_num_threads = 1
-            self._sessions[kind] = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            # a tiny network: a second thread only waits
+            self._sessions[kind] = open_session(path, "cpu", self.threads, inter_threads=1, spin=True)
         return self._sessions[kind]
 
     def __call__(self, bgr: np.ndarray) -> np.ndarray:

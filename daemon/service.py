@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from .api import ApiError, ControlApi
+from .api import ControlApi
 from .config import Config
 from .pipeline import Pipeline, open_outputs
 from .styles import Catalogue
@@ -76,10 +76,8 @@ class Service:
     def _rtmp_controller(self):
         with self._lock:
             if self.rtmp is None:
-                try:
-                    from .rtmp_control import RtmpController
-                except ImportError:
-                    raise ApiError(501, "this build has no RTMP output") from None
+                from .rtmp_control import RtmpController
+
                 self.rtmp = RtmpController(self.pipeline, self.cfg.rtmp)
             return self.rtmp
 

@@ -10,8 +10,6 @@ class LatestSlot:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._item: Any = None
-        self._seq = 0
-        self._taken = 0
         self.dropped = 0
         self.closed = False
 
@@ -20,7 +18,6 @@ class LatestSlot:
             if self._item is not None:
                 self.dropped += 1
             self._item = item
-            self._seq += 1
             self._cond.notify_all()
 
     def get(self, timeout: float | None = None) -> Any:

@@ -274,9 +274,9 @@ def check_inputs(w: int, h: int) -> list[np.ndarray]:
 
 
 def verify(onnx_path: Path, tflite_path: Path, size) -> float:
-    import onnxruntime as ort
+    from stylecam.engine import open_session
 
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    sess = open_session(onnx_path, "cpu", log_level=2, spin=True)
     how, ref = reference_runner(tflite_path)
     worst = mean = 0.0
     for x in check_inputs(*size):

@@ -21,7 +21,7 @@ SUMMARY_START = "<!-- bench:summary:start -->"   # the README's one-line summary
 SUMMARY_END = "<!-- bench:summary:end -->"
 PRECISIONS_START = "<!-- bench:precisions:start -->"   # inside the results: the per-precision table
 PRECISIONS_END = "<!-- bench:precisions:end -->"
-NETWORK_GOAL_MS = 25.0  # the network alone, per 640x360 frame on 2 CPU cores (NETWORK_MS in daemon/bench.py)
+NETWORK_GOAL_MS = 25.0  # the network alone, per 640x360 frame on 2 CPU cores (NETWORK_MS in daemon/bench/run.py)
 STAGE_LABELS = {"capture": "capture (frame hand-over)", "preprocess": "preprocess", "inference": "inference",
                 "smoothing": "smoothing", "segmentation": "segmentation (style.region)",
                 "postprocess": "upsample + finish", "output": "output"}

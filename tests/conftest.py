@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from stylecam import config as config_mod
+from stylecam.styles import STYLE_DIM
 
 
 # -- isolation ---------------------------------------------------------------------------
@@ -377,7 +378,7 @@ def api_client():
 # -- small ONNX models with the stylenet I/O contract -----------------------------------------
 def build_tiny_model(path: Path, kind: str = "tone") -> Path:
     """Write a small ONNX model with the shipped model's I/O contract (image [1,3,H,W] RGB 0..1 +
-    style [1,100] -> image [1,3,H,W]) for tests that need a special engine:
+    style [1,STYLE_DIM] -> image [1,3,H,W]) for tests that need a special engine:
       tone  a per-pixel colour matrix and tone curve: a "style" that follows every edge
       tint  adds the style vector's first three numbers to R, G, B: styles that differ clearly
       nan   outputs NaN (a provider whose warm-up must fail)
@@ -386,7 +387,7 @@ def build_tiny_model(path: Path, kind: str = "tone") -> Path:
     from onnx import TensorProto, helper
 
     image = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, "h", "w"])
-    style = helper.make_tensor_value_info("style", TensorProto.FLOAT, [1, 100])
+    style = helper.make_tensor_value_info("style", TensorProto.FLOAT, [1, STYLE_DIM])
     out = helper.make_tensor_value_info("stylized", TensorProto.FLOAT, [1, 3, None, None])
     inits, nodes = [], []
     # every kind reads the style vector, as the real model does (at least as + 0 * mean(style))

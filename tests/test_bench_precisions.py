@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import cuda_works
 import test_precision
-from stylecam import bench
-from stylecam.bench_compare import time_precisions
+from stylecam.bench import run as bench_run
+from stylecam.bench.network import time_precisions
 from stylecam.styles import load_catalogue
 
 # test_precision's fixtures: a copy of the shipped models folder with real fp16 and int8 variants
@@ -76,17 +76,17 @@ def test_a_provider_onnxruntime_would_silently_replace_is_an_error_per_precision
 def test_bench_profile_stores_and_prints_every_precision_at_640x360(variant_catalogue, bikes_clip, capsys):
     pytest.importorskip("psutil")
     ap = argparse.ArgumentParser()
-    bench.add_arguments(ap)
+    bench_run.add_arguments(ap)
     args = ap.parse_args(["--input", bikes_clip, "--sizes", "160x96", "--max-size", "128x72", "--min-size",
                           "64x36", "--frames", "4", "--warmup", "2", "--threads", "1", "--target-fps", "15",
                           "--source-fps", "40", "--clip-frames", "4", "--profile", "--precision-runs", "2"])
-    result = bench.run_bench(args, catalogue=variant_catalogue)
+    result = bench_run.run_bench(args, catalogue=variant_catalogue)
     precisions = result["precisions"]
     assert list(precisions) == ["fp32", "fp16", "int8"]
     assert {row["size"] for row in precisions.values()} == {"640x360"}  # the size the speed goal is stated for
     assert all(row["runs"] == 2 and row["median_ms"] > 0 for row in precisions.values())
     assert precisions["fp32"]["ratio_to_fp32"] == 1
-    bench.print_report(result)
+    bench_run.print_report(result)
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("network alone")]
     assert len(lines) == 3 and all("640x360" in ln and "goal <= 25 ms" in ln for ln in lines)
     assert "int8" in lines[2] and "x fp32" in lines[2]

@@ -170,3 +170,13 @@ def test_video_file_without_frames_is_retried_with_backoff_not_in_a_busy_loop(tm
     assert len(opens) <= 8, f"{len(opens)} opens in 2 s: a busy loop"
     assert cap.state == "lost"
     assert placeholder is not None and placeholder.placeholder
+
+
+def test_a_network_source_is_shown_without_its_password_or_token():
+    from stylecam.capture import Capture
+    from stylecam.slots import LatestSlot
+
+    cap = Capture("rtsp://admin:hunter2@cam.local:554/stream?token=s3cret&ch=1", LatestSlot())
+    shown = cap.describe()["source"]
+    assert "hunter2" not in shown and "s3cret" not in shown
+    assert shown.startswith("rtsp://admin:****@cam.local:554/stream") and "ch=1" in shown

@@ -107,9 +107,10 @@ def test_loopback_exclusive_caps_is_checked(tmp_path, value, level):
         assert "Chrome" in check.message
 
 
-def test_obs_script_is_found():
-    path = doctor.obs_script_path()
+def test_obs_script_is_found_as_package_data():
+    path = doctor.obs_script_path()  # stylecam.obs_script, installed or editable
     assert path is not None and path.name == "stylecam_obs.py"
+    assert path.read_bytes() == (Path(__file__).resolve().parents[1] / "obs_script" / "stylecam_obs.py").read_bytes()
 
 
 def fake_dists(folder: Path, *names: str) -> Path:

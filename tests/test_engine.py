@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import build_tiny_model, make_config, read_frames
+from conftest import build_tiny_model, cuda_works, make_config, read_frames
 from stylecam import preprocess
 from stylecam import engine as engine_mod
 from stylecam.engine import Engine, EngineError
@@ -103,3 +103,15 @@ def test_session_threads_do_not_spin_between_runs(engine):
     # spinning pool threads burn most of a core between frames (docs/benchmarks.md#on-demand)
     opts = engine.session.get_session_options()
     assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_the_session_factory_refuses_a_silent_fallback_to_cpu(catalogue):
+    # the factory every session goes through (engine, bench, segmentation, training): onnxruntime
+    # that quietly put a CUDA session on the CPU is an error naming where it went
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers() or cuda_works():
+        pytest.skip("needs onnxruntime-gpu on a machine where CUDA does not run (what CI has)")
+    with pytest.raises(EngineError, match="fell back to CPUExecutionProvider"):
+        engine_mod.open_session(catalogue.model_path, "cuda")
+    assert engine_mod.open_session(catalogue.model_path, "cpu").get_providers()[0] == "CPUExecutionProvider"

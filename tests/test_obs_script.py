@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import fake_obspython as fake
+from conftest import free_port, wait_for
 from stylecam.api import ApiError, ControlApi
 
 SCRIPT = Path(__file__).resolve().parents[1] / "obs_script" / "stylecam_obs.py"
@@ -61,21 +62,6 @@ class RecordingDaemon:
 
     def rtmp_status(self):
         return self.rtmp
-
-
-def wait_for(predicate, timeout=15.0, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def script_threads():

@@ -25,7 +25,7 @@ from conftest import (
 )
 from stylecam.framepath import StyleFade
 from stylecam.pipeline import Pipeline
-from stylecam.styles import Catalogue, Style
+from stylecam.styles import STYLE_DIM, Catalogue, Style
 
 FPS = 15.0
 OUT = (320, 180)
@@ -123,7 +123,7 @@ def tint_catalogue(tmp_path) -> Catalogue:
     """Two styles that differ clearly, on a small real ONNX model (the shipped placeholder model's
     styles are nearly alike): `red` and `blue` add a colour offset."""
     model = build_tiny_model(tmp_path / "tint.onnx", "tint")
-    red, blue = np.zeros(100, np.float32), np.zeros(100, np.float32)
+    red, blue = np.zeros(STYLE_DIM, np.float32), np.zeros(STYLE_DIM, np.float32)
     red[0], blue[2] = 0.4, 0.4
     return Catalogue(model_path=model, styles={"red": Style("red", red), "blue": Style("blue", blue)})
 

@@ -202,14 +202,14 @@ def test_stylize_runs_on_the_chosen_variant(variant_catalogue, tmp_path):
 
 def test_bench_records_the_precision_next_to_the_provider(variant_catalogue, bikes_clip):
     pytest.importorskip("psutil")
-    from stylecam import bench
+    from stylecam.bench import run as bench_run
 
     ap = argparse.ArgumentParser()
-    bench.add_arguments(ap)
+    bench_run.add_arguments(ap)
     args = ap.parse_args(["--input", bikes_clip, "--sizes", "160x96", "--max-size", "128x72", "--min-size",
                           "64x36", "--frames", "4", "--warmup", "2", "--threads", "1", "--target-fps", "15",
                           "--source-fps", "40", "--clip-frames", "4", "--precision", "int8"])
-    result = bench.run_bench(args, catalogue=variant_catalogue)
+    result = bench_run.run_bench(args, catalogue=variant_catalogue)
     assert result["provider"] == "cpu" and result["precision"] == "int8"
     assert result["settings"]["precision"] == "int8"
     assert [row["precision"] for row in result["sizes"]] == ["int8"]

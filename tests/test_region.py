@@ -15,6 +15,7 @@ from stylecam.cli import main
 from stylecam.framepath import FramePath, FrameSettings
 from stylecam.pipeline import Pipeline
 from stylecam.segment import Blender, PersonMatte, weights
+from stylecam.styles import STYLE_DIM
 from stylecam.stylize import processing_size
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -80,7 +81,7 @@ def test_background_keeps_the_person_and_person_paints_only_them(tmp_path, name)
 def test_region_all_never_runs_the_segmentation(engine):
     path = FramePath(engine, (320, 240))
     frame = picture("astronaut")
-    path(frame, FrameSettings(vector=np.zeros(100, np.float32), proc_size=(160, 120)))
+    path(frame, FrameSettings(vector=np.zeros(STYLE_DIM, np.float32), proc_size=(160, 120)))
     assert path.matte is None
     assert not path.stats.stage_ms["segmentation"]
 

@@ -18,7 +18,7 @@ torch.set_num_threads(1)  # tiny models: one thread is as fast and never stalls 
 
 from stylecam.engine import Engine  # noqa: E402
 from stylecam.paths import models_dir  # noqa: E402
-from stylecam.styles import load_catalogue  # noqa: E402
+from stylecam.styles import STYLE_DIM, load_catalogue  # noqa: E402
 from stylecam.training.dataset import build_cache  # noqa: E402
 from stylecam.training.export import export_all  # noqa: E402
 from stylecam.training.model import StyleNet  # noqa: E402
@@ -175,7 +175,7 @@ def test_onnx_output_matches_pytorch(tmp_path):
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
-    x, s = torch.rand(1, 3, 96, 136), torch.randn(1, 100)
+    x, s = torch.rand(1, 3, 96, 136), torch.randn(1, STYLE_DIM)
     with torch.no_grad():
         ref = net.eval()(x, s).numpy()
     got = sess.run(None, {"image": x.numpy(), "style": s.numpy()})[0]
@@ -194,7 +194,7 @@ def test_shipped_manifest_lists_every_painting_with_metadata():
     for s in manifest["styles"]:
         assert s["title"] and s["artist"] and s["year"]
         assert 0 < s["default_strength"] <= 1
-        assert len(s["vector"]) == 100 and all(np.isfinite(s["vector"]))
+        assert len(s["vector"]) == STYLE_DIM and all(np.isfinite(s["vector"]))
     assert manifest.get("trained_steps", 0) >= 1000, "the shipped model must be a trained one"
 
 
@@ -225,7 +225,7 @@ def test_custom_style_from_a_picture_appears_in_the_catalogue_and_the_api(tiny_c
     out = train_custom_style(picture, "deep_field", cache=tmp_path / "cache", content=tiny_content,
                              steps=4, batch=2, styles_dir=styles_dir, log=lambda *_: None)
     entry = yaml.safe_load(out.read_text())
-    assert entry["name"] == "deep_field" and len(entry["vector"]) == 100
+    assert entry["name"] == "deep_field" and len(entry["vector"]) == STYLE_DIM
     assert (styles_dir / "deep_field_preview.png").exists()
     catalogue = load_catalogue(user_dir=styles_dir)
     assert "deep_field" in catalogue.names and catalogue.get("deep_field").custom

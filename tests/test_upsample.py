@@ -10,6 +10,7 @@ from stylecam import preprocess
 from stylecam import engine as engine_mod
 from stylecam.engine import Engine
 from stylecam.postprocess import Upsampler, finish
+from stylecam.styles import STYLE_DIM
 
 FULL = (640, 352)  # multiples of the network stride at full, half and quarter size
 
@@ -47,7 +48,7 @@ def test_upsampler_restores_full_resolution_edges_of_an_edge_following_style(tmp
     # a real ONNX model whose "style" is a per-pixel colour transform: its full-resolution output
     # is exactly what a perfect upsampler would produce
     eng = Engine(build_tiny_model(tmp_path / "tone.onnx", "tone"), ["cpu"])
-    vec = np.zeros(100, np.float32)
+    vec = np.zeros(STYLE_DIM, np.float32)
     for full in frames:
         reference = stylize(eng, vec, full)
         edges = cv2.Canny(cv2.cvtColor(full, cv2.COLOR_BGR2GRAY), 100, 200) > 0

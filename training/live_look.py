@@ -59,7 +59,7 @@ def crop_distance(teacher: Teacher, rgb: np.ndarray, ref: np.ndarray) -> float:
 
 def settled_sizes(sizes, frames: int) -> dict[str, dict]:
     """The real pipeline at its defaults (`stylecam bench`), per output size."""
-    from ..bench import add_arguments, run_bench
+    from ..bench.run import add_arguments, run_bench
 
     ap = argparse.ArgumentParser()
     add_arguments(ap)

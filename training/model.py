@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-STYLE_DIM = 100
+from ..styles import STYLE_DIM
+
 STRIDE = 4
 BORDER = 8
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from ..engine import open_session
 from ..preprocess import fit_to
 from .dataset import dis_flow, list_content, occlusion_mask, read_frames, read_rgb, warp_with_flow
 from .progress import progress
@@ -35,16 +36,11 @@ def fit(rgb: np.ndarray, size=EVAL_SIZE) -> np.ndarray:
 
 class Student:
     def __init__(self, model_dir: Path, threads: int = 0, variant: str | None = None):
-        import onnxruntime as ort
-
         manifest = yaml.safe_load((model_dir / "styles.yaml").read_text())
         model = manifest["variants"][variant] if variant else manifest["model"]
         self.described = f"models/{model}" + (f" ({variant} variant)" if variant else "")
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        self.sess = ort.InferenceSession(str(model_dir / model), opts,
-                                         providers=["CPUExecutionProvider"])
+        # ORT's default logging and threading, as the teacher it is timed against
+        self.sess = open_session(model_dir / model, "cpu", threads, log_level=2, spin=True)
         self.styles = {s["name"]: np.asarray(s["vector"], np.float32) for s in manifest["styles"]}
 
     def stylize(self, rgb: np.ndarray, vector: np.ndarray) -> np.ndarray:

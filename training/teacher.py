@@ -12,6 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..engine import open_session
+
 PREDICT_SIZE = 256
 
 
@@ -26,14 +28,9 @@ def _model_dir() -> Path:
 
 
 def _session(model, threads: int):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    if threads:
-        opts.intra_op_num_threads = threads
+    """An ORT CPU session on an in-memory onnx model (the daemon's factory, ORT's threading)."""
     data = model if isinstance(model, bytes) else model.SerializeToString()
-    return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+    return open_session(data, "cpu", threads, spin=True)
 
 
 def symbolic_transform_model():

