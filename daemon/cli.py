@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-api", action="store_true", help="do not start the control API")
     run.add_argument("--output-size", help="published frame size WxH (default 1280x720)")
     run.add_argument("--fps", type=float, help="target frame rate")
+    run.add_argument("--device", type=int, help="which GPU (processing.device; `stylecam doctor` lists them)")
     run.add_argument("--quality", choices=list(QUALITY_PRESETS),
                      help="fast: hold the frame rate at any processing size | balanced (default): upscale at "
                      "most 2.5x, lower the frame rate below that | best: paint at the largest size")
@@ -149,6 +150,8 @@ def build_config(args):
         cfg.processing.target_fps = cfg.output.fps = args.fps
     if getattr(args, "quality", None):
         cfg.processing.quality = args.quality
+    if getattr(args, "device", None) is not None:
+        cfg.processing.device = args.device
     if getattr(args, "on_demand", None):
         cfg.processing.on_demand = args.on_demand
     if getattr(args, "port", None) is not None:

@@ -48,6 +48,7 @@ class ProcessingConfig:
     min_size: str = "256x144"     # smallest processing size
     providers: list = field(default_factory=lambda: list(PROVIDERS))  # tried in this order
     threads: int = 0              # ONNX Runtime intra-op threads (0: ORT decides)
+    device: int = 0               # which GPU: ONNX Runtime's device_id for cuda, tensorrt and dml (`stylecam doctor` lists them)
     precision: str = "fp32"       # fp32 | fp16 | int8 (smaller, faster variants; see docs/quality.md)
     on_demand: str = "auto"       # auto: idle while no app reads the virtual camera | always | never (paused)
     idle_after_s: float = 5.0     # auto: seconds without a reader before going idle (apps that reopen don't flap it)
@@ -182,6 +183,8 @@ def validate(cfg: Config) -> Config:
     minw, minh = parse_size(p.min_size, "processing.min_size")
     if minw > maxw or minh > maxh:
         raise ConfigError("processing.min_size: must not be larger than processing.max_size")
+    if not 0 <= p.device <= 63:
+        raise ConfigError("processing.device: give a GPU index from 0 (see `stylecam doctor`)")
     if p.quality not in QUALITY_PRESETS:
         raise ConfigError(f"processing.quality: {p.quality!r}; choose one of {', '.join(QUALITY_PRESETS)}")
     bad = [v for v in p.providers if v not in PROVIDERS]

@@ -524,6 +524,36 @@ def _safely(topic: str, fn, *args, default=None):
         return line if default is None else (line, default)
 
 
+def parse_nvidia_gpus(text: str) -> list[str]:
+    """`nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader` -> lines."""
+    gpus = []
+    for line in text.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) >= 3 and parts[0].isdigit():
+            gpus.append(f"{parts[0]}: {parts[1]} ({parts[2]})")
+    return gpus
+
+
+def check_devices(cfg) -> list[Check]:
+    """The GPUs processing.device can pick (NVIDIA through nvidia-smi; DirectML numbers adapters
+    as Windows lists them)."""
+    chosen = cfg.processing.device
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        proc = subprocess.run([smi, "--query-gpu=index,name,memory.total", "--format=csv,noheader"],
+                              capture_output=True, text=True, timeout=10, check=False)
+        gpus = parse_nvidia_gpus(proc.stdout)
+        if gpus:
+            level = OK if chosen < len(gpus) else FAIL
+            fix = "" if level == OK else f"; processing.device {chosen} does not exist: choose 0-{len(gpus) - 1}"
+            return [Check(level, "devices", f"NVIDIA GPUs: {'; '.join(gpus)}; processing.device {chosen}{fix}")]
+        return [Check(WARN, "devices", f"nvidia-smi found no GPU ({first_line(proc.stderr) or 'no output'}): "
+                      "check the NVIDIA driver")]
+    where = ("DirectML numbers GPUs as Task Manager's Performance tab does (GPU 0, GPU 1); on a laptop "
+             "the integrated one is usually 0" if sys.platform == "win32" else "no NVIDIA driver (nvidia-smi) found")
+    return [Check(OK, "devices", f"{where}; processing.device {chosen}")]
+
+
 def run_checks() -> list[Check]:
     checks = _safely("versions", check_versions)
     if any(c.level == FAIL for c in checks):
@@ -535,6 +565,7 @@ def run_checks() -> list[Check]:
     checks += config_checks
     provider_checks, working = _safely("provider", check_providers, cfg, default=[])
     checks += provider_checks
+    checks += _safely("devices", check_devices, cfg)
     checks += _safely("camera", check_cameras)
     checks += _safely("virtualcam", check_virtualcam)
     checks += _safely("on demand", check_on_demand, cfg)

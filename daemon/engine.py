@@ -68,9 +68,12 @@ class ProviderChoice:
     skipped: dict[str, str] = field(default_factory=dict)  # provider -> why it was not used
 
 
+DEVICE_PROVIDERS = ("cuda", "tensorrt", "dml")  # providers that take a device_id (processing.device)
+
+
 def open_session(model: Path | bytes, provider: str = "cpu", threads: int = 0, *, optimize: bool = True,
                  log_level: int = 3, spin: bool = False, inter_threads: int = 0,
-                 profile_prefix: str | None = None):
+                 profile_prefix: str | None = None, device: int = 0):
     """The one way stylecam builds an ONNX Runtime session: `model` (a path, or a serialized
     model) on `provider` alone (a key of ORT_NAMES). Raises EngineError when onnxruntime did not
     really put the session on `provider`: it falls back to CPU silently (a warning, a stdout
@@ -81,6 +84,7 @@ def open_session(model: Path | bytes, provider: str = "cpu", threads: int = 0, *
     spin: let the pool threads busy-wait between runs; off by default: they measured 67-94 % of
     a core at 15 runs/s against 6-39 % without, at the same run time (docs/benchmarks.md#on-demand),
     and the CPU would not follow the frame rate. profile_prefix: ORT's profiler on, files there.
+    device: which GPU (ONNX Runtime's device_id) for cuda, tensorrt and dml.
     """
     import onnxruntime as ort
 
@@ -100,6 +104,8 @@ def open_session(model: Path | bytes, provider: str = "cpu", threads: int = 0, *
     options = {}
     if provider == "tensorrt":
         options = {"trt_fp16_enable": True, "trt_engine_cache_enable": True}
+    if provider in DEVICE_PROVIDERS and device:
+        options["device_id"] = int(device)
     prov = [(ORT_NAMES[provider], options)] if options else [ORT_NAMES[provider]]
     # a provider that falls back is reported by the check below instead of a warning and the
     # "EP Error" banners onnxruntime prints
@@ -128,7 +134,7 @@ class Engine:
     """Runs image [1,3,H,W] float32 RGB 0..1 + style [1,STYLE_DIM] -> stylized [1,3,H,W]."""
 
     def __init__(self, model: Path, providers: list[str], threads: int = 0,
-                 warmup_size: tuple[int, int] = (64, 48)):
+                 warmup_size: tuple[int, int] = (64, 48), device: int = 0):
         import onnxruntime as ort
 
         check_model(model)
@@ -143,7 +149,7 @@ class Engine:
                 self.choice.skipped[name] = f"not in this onnxruntime build ({FIXES[name]})"
                 continue
             try:
-                sess = open_session(model, name, threads)
+                sess = open_session(model, name, threads, device=device)
                 self.layout = self._layout(sess)
                 self._warm_up(sess, warmup_size, self.layout)
             except Exception as exc:  # any failure means: not usable here

@@ -51,7 +51,7 @@ class Pipeline:
         self.fade = StyleFade(style.vector, style.default_strength)  # default_strength scales strength
         self.region_fade = StyleFade(np.array(region_weights(self.style.region)))  # fades a region change
         self.engine = engine or Engine(catalogue.model_for(cfg.processing.precision), cfg.processing.providers,
-                                       cfg.processing.threads)
+                                       cfg.processing.threads, device=cfg.processing.device)
         self.path = FramePath(self.engine, self.out_size, smoothing=self.style.smoothing, stats=self.stats)
         aspect = self.out_size[0] / self.out_size[1]
         top, low = processing_bounds(cfg.processing, self.out_size, self.engine.provider)

@@ -65,3 +65,25 @@ def test_the_pipeline_ladder_follows_the_preset(catalogue):
 def test_an_unknown_preset_is_a_config_error_naming_the_choices():
     with pytest.raises(config_mod.ConfigError, match="processing.quality.*fast, balanced, best"):
         make_config(processing={"quality": "ultra"})
+
+
+def test_processing_device_is_validated_and_reaches_the_engine(catalogue):
+    with pytest.raises(config_mod.ConfigError, match="processing.device"):
+        make_config(processing={"device": -1})
+    # no GPU here: the device index goes to the GPU providers only; the CPU still runs
+    pipe = Pipeline(make_config(processing={"device": 1, "providers": ["cuda", "cpu"]}), catalogue)
+    assert pipe.engine.provider == "cpu" and "cuda" in pipe.engine.choice.skipped
+
+
+def test_doctor_lists_the_gpus_processing_device_can_pick():
+    import shutil
+
+    from stylecam import doctor
+
+    sample = "0, NVIDIA H200, 143771 MiB\n1, NVIDIA RTX 4060 Laptop GPU, 8188 MiB\n"
+    assert doctor.parse_nvidia_gpus(sample) == ["0: NVIDIA H200 (143771 MiB)",
+                                               "1: NVIDIA RTX 4060 Laptop GPU (8188 MiB)"]
+    (line,) = doctor.check_devices(config_mod.Config())
+    assert line.topic == "devices" and "processing.device 0" in line.message
+    if shutil.which("nvidia-smi") is None:
+        assert "no NVIDIA driver" in line.message or "DirectML" in line.message
