@@ -1,7 +1,7 @@
 """The live look: what the daemon publishes at its defaults, judged at 100 % of the output size.
 
-    python -m stylecam.training.live_look --content DATA/eval --styles-dir PAINTINGS \
-        --out docs/live_look.md
+    python -m stylecam.training.live_look --styles-dir PAINTINGS --content DATA/eval/opencv_messi5.jpg \
+        DATA/eval/skimage_coffee.png DATA/eval/opencv_megamind_eval.mp4 DATA/eval/bigbuckbunny_eval.mp4
 
 For each output size (640x360, 1280x720, 1920x1080):
 1. `stylecam bench`'s real pipeline (default settings, adaptive controller, on the bench's
@@ -86,7 +86,7 @@ class Live:
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def evaluate(content: Path, styles_dir: Path, processing: dict[str, dict], threads: int = 0,
+def evaluate(content: list[Path], styles_dir: Path, processing: dict[str, dict], threads: int = 0,
              pictures: Path | None = None, face: np.ndarray | None = None, models: Path | None = None,
              face_box: tuple[int, int] | None = None) -> dict:
     from ..config import Config
@@ -97,7 +97,15 @@ def evaluate(content: Path, styles_dir: Path, processing: dict[str, dict], threa
     engine = Engine(catalogue.model_path, ["cpu"], threads=threads)
     teacher = Teacher(threads=threads)
     paintings = {p["name"]: p for p in yaml.safe_load(Path(__file__).with_name("paintings.yaml").read_text())}
-    images, videos = list_content(content)
+    images, videos = [], []
+    for item in content:
+        if Path(item).is_dir():
+            i, v = list_content(Path(item))
+        else:
+            i, v = list_content(Path(item).parent)
+            i, v = [p for p in i if p.name == Path(item).name], [p for p in v if p.name == Path(item).name]
+        images += i
+        videos += v
     photos_src = [read_rgb(p) for p in images]
     clips_src = [read_frames(v, limit=FRAMES) for v in videos]
     defaults = Config().style
@@ -217,7 +225,8 @@ def to_markdown(res: dict, model: str) -> str:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--content", type=Path, required=True, help="held-out photos and clips")
+    ap.add_argument("--content", type=Path, nargs="+", required=True,
+                    help="held-out photos and clips: folders or files")
     ap.add_argument("--styles-dir", type=Path, required=True)
     ap.add_argument("--sizes", default=",".join("%dx%d" % s for s in SIZES))
     ap.add_argument("--processing", help="OUTPUT=PROCESSING pairs, e.g. 1280x720=256x144 (skips the bench)")
