@@ -17,11 +17,13 @@ daemon.
 """
 from __future__ import annotations
 
+import errno
 import hmac
 import json
 import logging
 import os
 import secrets
+import socket
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -74,6 +76,9 @@ def load_or_create_token(path: Path | None = None) -> str:
     if path.exists():
         token = path.read_text().strip()
         if token:
+            if path.stat().st_mode & 0o077:  # readable by others: tighten, say so
+                os.chmod(path, 0o600)
+                log.warning("the token file %s was readable by other users; its permissions are now 0600", path)
             return token
     path.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(24)
@@ -144,6 +149,134 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64  # the default 5 resets connections when several clients call at once
 
+    def __init__(self, address, api: "ControlApi"):
+        self.api = api  # what RequestHandler reaches the routes, the token and the panel through
+        super().__init__(address, RequestHandler)
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    """Thin HTTP: host check, token check, body, route; the API object does the rest."""
+    server: _Server
+    server_version = "stylecam"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.1"  # an error about a malformed request line still has a status line
+    timeout = 10  # a client that stops sending mid-request frees its thread
+
+    def setup(self):
+        super().setup()
+        # answers are one write; without this, Nagle + delayed ACK held keep-alive replies ~40 ms
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, fmt, *args):  # requests are not logged (no secrets in logs)
+        pass
+
+    def parse_request(self) -> bool:
+        if len(self.raw_requestline.split()) != 3:  # "GET /" (HTTP/0.9) or garbage
+            self.command, self.request_version = None, self.default_request_version
+            self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+            self.close_connection = True
+            self.send_error(400, "malformed request line; expected METHOD PATH HTTP/1.1")
+            return False
+        return super().parse_request()
+
+    def send_error(self, code, message=None, explain=None):
+        # malformed HTTP (bad request line, headers, unknown method) gets JSON too
+        self.close_connection = True
+        try:
+            self._reply(code, {"error": message or HTTPStatus(code).phrase})
+        except OSError:
+            pass
+
+    def _reply(self, status: int, obj: Any) -> None:
+        reply = obj if isinstance(obj, Reply) else Reply(obj)
+        self.send_response(status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.data)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in {**SECURITY_HEADERS, **reply.headers}.items():
+            self.send_header(name, value)
+        self._headers_buffer.append(b"\r\n" + reply.data)  # headers and body in one send
+        self.flush_headers()
+
+    def _handle(self, method: str) -> None:
+        self._body_read = False
+        try:
+            status, obj = 200, self._dispatch(method)
+        except ApiError as exc:
+            status, obj = exc.status, {"error": str(exc)}
+            if not self._body_read:  # the unread body must not be parsed as a request
+                self.close_connection = True
+        except Exception as exc:  # the daemon never dies from a request
+            log.warning("API %s %s failed: %s", method, self.path.split("?")[0], exc)
+            status, obj = 500, {"error": f"internal error: {type(exc).__name__}"}
+        try:
+            self._reply(status, obj)
+        except OSError:
+            pass
+
+    def _dispatch(self, method: str):
+        api = self.server.api
+        self._check_host()
+        path, _, query = self.path.partition("?")
+        access = self._check_token(api, method, path)
+        raw = self._read_body()
+        if path.startswith("/panel"):
+            return api.panel.route(method, path, query, _json_body(method, raw), access)
+        return api.route(method, path, _json_body(method, raw))
+
+    def _check_host(self) -> None:
+        host = (self.headers.get("Host") or "").strip()
+        hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+        if hostname.lower() not in self.server.api.allowed_hosts:
+            self.close_connection = True
+            raise ApiError(403, "Host header must be 127.0.0.1, localhost or [::1]")
+
+    def _check_token(self, api: "ControlApi", method: str, path: str):
+        given = self.headers.get("X-Stylecam-Token") or ""
+        auth = self.headers.get("Authorization") or ""
+        if auth.lower().startswith("bearer "):
+            given = auth[7:].strip()
+        # the panel's session cookie (or a public panel page) stands in for the token
+        access = api.panel.authorize(method, path, self.headers, token_given=bool(given))
+        if access.needs_token and not hmac.compare_digest(given.encode("utf-8", "replace"), api.token.encode()):
+            raise ApiError(401, "missing or wrong token; `stylecam token` prints it")
+        return access
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding"):  # a chunked body would be read as the next request
+            self.close_connection = True
+            raise ApiError(411, "Transfer-Encoding is not supported: send the body with a Content-Length")
+        length_text = (self.headers.get("Content-Length") or "0").strip()
+        if not length_text.isdigit():  # also "-1" and "+5"
+            self.close_connection = True
+            raise ApiError(400, "bad Content-Length: give the body's size in bytes")
+        length = int(length_text)
+        if length > MAX_BODY:
+            self.close_connection = True
+            raise ApiError(413, f"body too large (max {MAX_BODY} bytes)")
+        try:
+            raw = self.rfile.read(length) if length else b""
+        except TimeoutError:
+            raise ApiError(408, f"the body ({length} bytes) did not arrive in time") from None
+        self._body_read = True
+        return raw
+
+    def do_GET(self):  # noqa: N802
+        self._handle("GET")
+
+    def do_POST(self):  # noqa: N802
+        self._handle("POST")
+
+    def do_PUT(self):  # noqa: N802
+        self._handle("PUT")
+
+    def do_DELETE(self):  # noqa: N802
+        self._handle("DELETE")
+
+    def do_OPTIONS(self):  # noqa: N802  (no CORS: preflights fail)
+        self._handle("OPTIONS")
+
 
 class ControlApi:
     """Routes requests to the daemon. `daemon` must offer status(), styles(), set_style(),
@@ -164,24 +297,42 @@ class ControlApi:
             ("POST", "/rtmp/start"): lambda body: daemon.rtmp_start(body),
             ("POST", "/rtmp/stop"): lambda _: daemon.rtmp_stop(),
         }
+        self.host = host
+        # a remote client sends the address it dialled: with api.allow_remote, that one counts too
+        self.allowed_hosts = LOOPBACK_HOSTS | ({host.lower()} if host not in ("0.0.0.0", "::") else set())
         try:
-            self.server = _Server((host, port), self._handler_class())
+            self.server = _Server((host, port), self)
         except OSError as exc:
+            if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
+                raise OSError(f"api.host {host!r} is not an address of this machine ({exc.strerror}); "
+                              "use 127.0.0.1, or one of this machine's addresses") from None
             raise OSError(f"cannot listen on {host}:{port} ({exc.strerror}): is another stylecam "
                           f"running? Stop it, or choose another port with api.port / --port") from None
-        self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, name="api", daemon=True)
 
     def start(self) -> "ControlApi":
         self._thread.start()
-        log.info("control API on http://127.0.0.1:%d", self.port)
+        address = self.server.server_address[0]
+        if address in LOOPBACK_HOSTS or address.startswith("127."):
+            log.info("control API on http://%s:%d", address, self.port)
+        else:
+            log.warning("control API on http://%s:%d: reachable from other machines (api.allow_remote); "
+                        "anyone with the token can control stylecam", address, self.port)
         return self
 
     def stop(self) -> None:
         if self._thread.ident is not None:  # shutdown() waits for serve_forever: only if it ran
             self.server.shutdown()
         self.server.server_close()
+
+    def route(self, method: str, path: str, body):
+        handler = self.routes.get((method, path))
+        if handler is None:
+            if any(p == path for (_, p) in self.routes):
+                raise ApiError(405, f"{method} not allowed on {path}")
+            raise ApiError(404, f"no endpoint {path}; see GET /status, /styles, POST /style, /params")
+        return handler(body)
 
     def _style(self, body):
         body = check_fields(body, {"name": (str,), "transition_ms": (int,)}, required=("name",))
@@ -198,104 +349,3 @@ class ControlApi:
         params = validate_params(body)
         self.daemon.set_params(**params)
         return {"applied": params}
-
-    def _handler_class(self):
-        api = self
-
-        class RequestHandler(BaseHTTPRequestHandler):
-            server_version = "stylecam"
-            sys_version = ""
-            protocol_version = "HTTP/1.1"
-            timeout = 10  # a client that stops sending mid-request frees its thread
-
-            def log_message(self, fmt, *args):  # requests are not logged (no secrets in logs)
-                pass
-
-            def send_error(self, code, message=None, explain=None):
-                # malformed HTTP (bad request line, headers, unknown method) gets JSON too
-                self.close_connection = True
-                try:
-                    self._reply(code, {"error": message or HTTPStatus(code).phrase})
-                except OSError:
-                    pass
-
-            def _reply(self, status: int, obj: Any) -> None:
-                reply = obj if isinstance(obj, Reply) else Reply(obj)
-                self.send_response(status)
-                self.send_header("Content-Type", reply.content_type)
-                self.send_header("Content-Length", str(len(reply.data)))
-                self.send_header("Cache-Control", "no-store")
-                for name, value in {**SECURITY_HEADERS, **reply.headers}.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(reply.data)
-
-            def _handle(self, method: str) -> None:
-                try:
-                    status, obj = 200, self._dispatch(method)
-                except ApiError as exc:
-                    status, obj = exc.status, {"error": str(exc)}
-                    if not self._body_read:  # the unread body must not be parsed as a request
-                        self.close_connection = True
-                except Exception as exc:  # the daemon never dies from a request
-                    log.warning("API %s %s failed: %s", method, self.path.split("?")[0], exc)
-                    status, obj = 500, {"error": f"internal error: {type(exc).__name__}"}
-                try:
-                    self._reply(status, obj)
-                except OSError:
-                    pass
-
-            def _dispatch(self, method: str):
-                self._body_read = False
-                host = (self.headers.get("Host") or "").strip()
-                hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
-                if hostname.lower() not in LOOPBACK_HOSTS:
-                    self.close_connection = True
-                    raise ApiError(403, "Host header must be 127.0.0.1, localhost or [::1]")
-                path, _, query = self.path.partition("?")
-                given = self.headers.get("X-Stylecam-Token") or ""
-                auth = self.headers.get("Authorization") or ""
-                if auth.lower().startswith("bearer "):
-                    given = auth[7:].strip()
-                # the panel's session cookie (or a public panel page) stands in for the token
-                access = api.panel.authorize(method, path, self.headers, token_given=bool(given))
-                if access.needs_token and not hmac.compare_digest(given.encode("utf-8", "replace"), api.token.encode()):
-                    raise ApiError(401, "missing or wrong token; `stylecam token` prints it")
-                length_text = self.headers.get("Content-Length") or "0"
-                try:
-                    length = int(length_text)
-                except ValueError:
-                    raise ApiError(400, "bad Content-Length") from None
-                if length < 0 or length > MAX_BODY:
-                    self.close_connection = True
-                    raise ApiError(413, f"body too large (max {MAX_BODY} bytes)")
-                try:
-                    raw = self.rfile.read(length) if length else b""
-                except TimeoutError:
-                    raise ApiError(408, f"the body ({length} bytes) did not arrive in time") from None
-                self._body_read = True
-                if path.startswith("/panel"):
-                    return api.panel.route(method, path, query, _json_body(method, raw), access)
-                handler = api.routes.get((method, path))
-                if handler is None:
-                    if any(p == path for (_, p) in api.routes):
-                        raise ApiError(405, f"{method} not allowed on {path}")
-                    raise ApiError(404, f"no endpoint {path}; see GET /status, /styles, POST /style, /params")
-                return handler(_json_body(method, raw))
-
-            def do_GET(self):  # noqa: N802
-                self._handle("GET")
-
-            def do_POST(self):  # noqa: N802
-                self._handle("POST")
-
-            def do_PUT(self):  # noqa: N802
-                self._handle("PUT")
-
-            def do_DELETE(self):  # noqa: N802
-                self._handle("DELETE")
-
-            def do_OPTIONS(self):  # noqa: N802  (no CORS: preflights fail)
-                self._handle("OPTIONS")
-
-        return RequestHandler

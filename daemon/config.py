@@ -81,6 +81,7 @@ class ApiConfig:
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = 8765
+    allow_remote: bool = False    # true: api.host may be an address other machines reach (0.0.0.0, a LAN address)
 
 
 @dataclass
@@ -199,6 +200,11 @@ def validate(cfg: Config) -> Config:
     if not 0 <= s.transition_ms <= 10000:
         raise ConfigError("style.transition_ms: must be between 0 and 10000")
     parse_size(o.size, "output.size")
+    host = cfg.api.host.strip().lower()
+    if not (cfg.api.allow_remote or host in ("localhost", "::1", "[::1]") or host.startswith("127.")):
+        raise ConfigError(f"api.host: {cfg.api.host!r} would let other machines reach the control API; "
+                          "use 127.0.0.1, or set api.allow_remote: true if you mean it (anyone with the "
+                          "token could then control stylecam)")
     if not 1 <= o.fps <= 240:
         raise ConfigError("output.fps: must be between 1 and 240")
     if not 0 <= cfg.api.port <= 65535:

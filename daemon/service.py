@@ -38,7 +38,7 @@ class Service:
         except Exception:
             self.pipeline.stop()
             if self.api:
-                self.api.server.server_close()
+                self.api.stop()  # never started: closes the socket
             raise
         self.pipeline.start()
         if self.api:

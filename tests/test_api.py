@@ -327,3 +327,95 @@ def test_daemon_still_serves_and_runs_after_the_abuse(client, daemon):
     wait_for(lambda: daemon.pipeline.stats.frames > before + 3, what="frames to keep coming")
     status, _, body = client.get("/status")
     assert status == 200 and body["state"] == "running"
+
+
+# -- HTTP edges over a raw socket ------------------------------------------------------------------
+def raw_exchange(port: int, data: bytes, timeout: float = 10.0) -> bytes:
+    """Send `data`, read until the daemon closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+
+def test_a_malformed_request_line_gets_a_status_line_and_json(daemon):
+    for line in (b"GARBAGE\r\n\r\n", b"GET /status\r\n\r\n", b"\x16\x03\x01 hello there friend\r\n\r\n"):
+        reply = raw_exchange(daemon.api.port, line)
+        assert reply.startswith(b"HTTP/1.1 400 "), reply[:80]
+        assert b'{"error": "malformed request line' in reply or b'"error"' in reply
+
+
+def test_a_chunked_body_is_refused_and_never_read_as_the_next_request(daemon):
+    smuggled = b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\n\r\n"
+    body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(smuggled), smuggled)
+    reply = raw_exchange(daemon.api.port, b"POST /params HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                         + TOKEN.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+    assert reply.startswith(b"HTTP/1.1 411 ")
+    assert reply.count(b"HTTP/1.1 ") == 1  # the connection closed: the smuggled request got no answer
+
+
+@pytest.mark.parametrize("length", [b"-1", b"+5", b"abc", b" 1e3"])
+def test_a_content_length_that_is_not_a_byte_count_is_a_400(daemon, length):
+    reply = raw_exchange(daemon.api.port, b"POST /params HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                         + TOKEN.encode() + b"\r\nContent-Length: " + length + b"\r\n\r\n{}")
+    assert reply.startswith(b"HTTP/1.1 400 ") and b"Content-Length" in reply
+
+
+def test_keep_alive_requests_on_one_connection_all_answer_in_order(daemon):
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", daemon.api.port, timeout=10)
+    try:
+        for i in range(40):
+            path = "/status" if i % 2 else "/styles"
+            conn.request("GET", path, headers={"Authorization": f"Bearer {TOKEN}"})
+            resp = conn.getresponse()
+            body = json.loads(resp.read())
+            assert resp.status == 200 and ("fps" in body if i % 2 else "styles" in body or body)
+    finally:
+        conn.close()
+
+
+def test_a_token_file_readable_by_others_is_tightened_to_0600(tmp_path):
+    from stylecam.api import load_or_create_token
+
+    path = tmp_path / "token"
+    path.write_text("abc123\n")
+    os.chmod(path, 0o644)
+    assert load_or_create_token(path) == "abc123"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_non_loopback_api_host_needs_allow_remote():
+    from stylecam.config import ConfigError
+
+    for host in ("0.0.0.0", "192.168.1.20", "::"):
+        with pytest.raises(ConfigError, match="api.host.*api.allow_remote: true"):
+            make_config(api={"host": host})
+    assert make_config(api={"host": "127.0.0.2"}).api.host == "127.0.0.2"
+
+
+def test_allow_remote_listens_where_asked_and_says_so_loudly(catalogue, caplog):
+    import logging
+
+    from stylecam.api import ControlApi
+
+    api = ControlApi(object(), "0.0.0.0", 0, token=TOKEN)
+    try:
+        with caplog.at_level(logging.WARNING, logger="stylecam.api"):
+            api.start()
+        assert api.server.server_address[0] == "0.0.0.0"
+        assert any("0.0.0.0" in r.message and "other machines" in r.message for r in caplog.records)
+    finally:
+        api.stop()
+
+
+def test_an_address_not_on_this_machine_is_its_own_error():
+    from stylecam.api import ControlApi
+
+    with pytest.raises(OSError, match="api.host '10.255.255.1' is not an address of this machine"):
+        ControlApi(object(), "10.255.255.1", 0, token=TOKEN)
