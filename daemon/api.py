@@ -30,7 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import ON_DEMAND_MODES, REGIONS, SMOOTHING_MODES
+from .config import ON_DEMAND_MODES, REGIONS, SMOOTHING_MODES, ConfigError
+from .errors import StylecamError
 from .paths import user_config_dir
 from .styles import StyleError
 
@@ -41,9 +42,27 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
 class ApiError(Exception):
+    """A bad request (HTTP's own errors: token, host, body, route, field types)."""
+
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
+
+
+def _error_status() -> list[tuple[type, int]]:
+    from .outputs import OutputError
+    from .rtmp_control import RtmpSettingsError, RtmpUnavailableError
+
+    # the first matching class wins: the specific ones first
+    return [(StyleError, 404), (RtmpSettingsError, 400), (RtmpUnavailableError, 503), (ConfigError, 400),
+            (OutputError, 503), (StylecamError, 400)]
+
+
+def status_for(exc: Exception) -> int:
+    """The one place domain errors become HTTP statuses."""
+    if isinstance(exc, ApiError):
+        return exc.status
+    return next(code for kind, code in _error_status() if isinstance(exc, kind))
 
 
 # sent with every answer: nothing may frame the daemon's pages or load anything from elsewhere
@@ -203,8 +222,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._body_read = False
         try:
             status, obj = 200, self._dispatch(method)
-        except ApiError as exc:
-            status, obj = exc.status, {"error": str(exc)}
+        except (ApiError, StylecamError) as exc:
+            status, obj = status_for(exc), {"error": str(exc)}
             if not self._body_read:  # the unread body must not be parsed as a request
                 self.close_connection = True
         except Exception as exc:  # the daemon never dies from a request
@@ -339,10 +358,7 @@ class ControlApi:
         ms = body.get("transition_ms")
         if ms is not None and not 0 <= ms <= 10000:
             raise ApiError(400, "transition_ms: must be between 0 and 10000")
-        try:
-            self.daemon.set_style(body["name"], ms)
-        except StyleError as exc:
-            raise ApiError(404, str(exc)) from None
+        self.daemon.set_style(body["name"], ms)  # an unknown name: StyleError, a 404
         return {"style": body["name"]}
 
     def _params(self, body):

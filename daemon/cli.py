@@ -8,7 +8,15 @@ import sys
 import threading
 
 from . import __version__
-from .config import ON_DEMAND_MODES, PRECISIONS, QUALITY_PRESETS, REGIONS, ConfigError, load
+from .config import (
+    ON_DEMAND_MODES,
+    PRECISIONS,
+    QUALITY_PRESETS,
+    REGIONS,
+    ConfigError,
+    load,
+)
+from .errors import StylecamError
 
 
 def _common_processing(ap: argparse.ArgumentParser) -> None:
@@ -114,6 +122,9 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
+    except StylecamError as exc:  # every error that names its fix; anything else is a bug
+        print(f"stylecam: {exc}", file=sys.stderr)
+        return 2
     _parser().print_help()
     return 1
 
@@ -191,10 +202,8 @@ def cmd_styles() -> int:
 
 
 def cmd_run(args) -> int:
-    from .engine import EngineError
-    from .outputs import OutputError
     from .service import Service
-    from .styles import StyleError, load_catalogue
+    from .styles import load_catalogue
 
     log = logging.getLogger("stylecam")
     cfg = build_config(args)
@@ -220,7 +229,7 @@ def cmd_run(args) -> int:
         catalogue.get(cfg.style.name)
         service = Service(cfg, catalogue, outputs=args.output, max_frames=args.max_frames)
         service.start()
-    except (StyleError, EngineError, OutputError, OSError) as exc:
+    except (StylecamError, OSError) as exc:
         print(f"stylecam: {exc}", file=sys.stderr)
         return 2
     for note in service.notes:

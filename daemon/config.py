@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from .errors import StylecamError
 from .paths import user_config_dir
 
 SMOOTHING_MODES = ("off", "ema", "flow")
@@ -26,7 +27,7 @@ QUALITY_PRESETS = {"fast": None, "balanced": 2.5, "best": 1.0}
 CPU_MAX_SIZE = "640x360"  # processing.max_size auto, on the CPU; on a GPU provider: the output size
 
 
-class ConfigError(ValueError):
+class ConfigError(StylecamError, ValueError):
     """A bad config key or value; the message names the key and the fix."""
 
 

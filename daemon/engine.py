@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .errors import StylecamError
 from .messages import first_line
 from .styles import STYLE_DIM
 
@@ -41,7 +42,7 @@ FIXES = {
 }
 
 
-class EngineError(RuntimeError):
+class EngineError(StylecamError, RuntimeError):
     pass
 
 

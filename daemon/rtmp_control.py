@@ -12,7 +12,7 @@ import logging
 import threading
 from pathlib import Path
 
-from .api import ApiError, check_fields
+from .api import check_fields
 from .outputs.base import OutputError
 from .outputs.rtmp import PRESETS, RtmpOutput, join_url, resolve
 from .paths import user_config_dir, write_private
@@ -33,8 +33,16 @@ START_FIELDS: dict[str, tuple] = {
 }
 
 
-class RtmpStartError(ApiError, OutputError):
-    """The stream cannot start: a 4xx/5xx for the API, an OutputError on the command line."""
+class RtmpStartError(OutputError):
+    """The stream cannot start (api.ERROR_STATUS turns it into an HTTP status)."""
+
+
+class RtmpSettingsError(RtmpStartError):
+    """The settings are wrong (server, key, preset...): the caller must change them."""
+
+
+class RtmpUnavailableError(RtmpStartError):
+    """The settings are fine but the stream could not start now (ffmpeg, the server)."""
 
 
 def key_path() -> Path:
@@ -79,7 +87,7 @@ class RtmpController:
             with self._lock:
                 if self.output is None:
                     self._idle.update(state="error", last_error=message)
-            raise RtmpStartError(400, message) from None
+            raise RtmpSettingsError(message) from None
         if body.get("save_key") and key:
             log.info("stream key saved to %s (mode 0600)", save_key(key))
         with self._lock:
@@ -89,7 +97,7 @@ class RtmpController:
                 self.pipeline.add_output(out)
             except OutputError as exc:
                 self._idle.update(state="error", last_error=redact(exc), url=redact_url(settings.url))
-                raise RtmpStartError(503, redact(exc)) from None
+                raise RtmpUnavailableError(redact(exc)) from None
             self.output = out
         log.info("RTMP stream to %s: preset %s, %dx%d at %g fps, %d kb/s", redact_url(settings.url),
                  settings.preset, settings.width, settings.height, settings.fps, settings.bitrate_kbps)

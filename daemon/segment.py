@@ -32,6 +32,7 @@ import numpy as np
 
 from .config import REGIONS
 from .engine import open_session
+from .errors import StylecamError
 
 MODELS = {"landscape": ("selfie_segmentation_landscape.onnx", (256, 144)),
           "square": ("selfie_segmentation.onnx", (256, 256))}
@@ -40,7 +41,7 @@ MODELS = {"landscape": ("selfie_segmentation_landscape.onnx", (256, 144)),
 REGION_WEIGHTS = {"all": (1.0, 0.0), "background": (1.0, -1.0), "person": (0.0, 1.0)}
 
 
-class SegmentError(RuntimeError):
+class SegmentError(StylecamError, RuntimeError):
     pass
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .errors import StylecamError
 from .paths import models_dir, user_styles_dir
 
 STYLE_DIM = 100
@@ -15,7 +16,7 @@ VARIANTS_HOWTO = "python -m stylecam.training.variants --models {models} --conte
 FP32_FIX = "or run at full precision (processing.precision: fp32, or --precision fp32)"
 
 
-class StyleError(ValueError):
+class StyleError(StylecamError, ValueError):
     """A bad manifest or an unknown style; the message says what to do."""
 
 

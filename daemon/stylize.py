@@ -31,13 +31,14 @@ from .config import (
     ConfigError,
     parse_size,
 )
+from .errors import StylecamError
 from .framepath import FramePath, FrameSettings
 from .segment import weights as region_weights
 
 VIDEO_EXTS = (".mp4", ".mkv", ".mov", ".m4v", ".avi")
 
 
-class UserError(Exception):
+class UserError(StylecamError):
     """Something the user can fix; the message says how. Exit code 2, no traceback."""
 
 

@@ -419,3 +419,24 @@ def test_an_address_not_on_this_machine_is_its_own_error():
 
     with pytest.raises(OSError, match="api.host '10.255.255.1' is not an address of this machine"):
         ControlApi(object(), "10.255.255.1", 0, token=TOKEN)
+
+
+def test_every_explained_error_is_a_stylecam_error_and_api_maps_them_in_one_table():
+    from stylecam.api import ApiError, status_for
+    from stylecam.bench.source import BenchError
+    from stylecam.config import ConfigError
+    from stylecam.engine import EngineError
+    from stylecam.errors import StylecamError
+    from stylecam.outputs import OutputError
+    from stylecam.rtmp_control import RtmpSettingsError, RtmpUnavailableError
+    from stylecam.segment import SegmentError
+    from stylecam.styles import StyleError
+    from stylecam.stylize import UserError
+    from stylecam.training.errors import TrainingError
+
+    for kind in (ConfigError, StyleError, EngineError, OutputError, BenchError, UserError, SegmentError,
+                 TrainingError, RtmpSettingsError):
+        assert issubclass(kind, StylecamError), kind
+    assert [status_for(e("x")) for e in (StyleError, RtmpSettingsError, RtmpUnavailableError, ConfigError)] == \
+        [404, 400, 503, 400]
+    assert status_for(ApiError(418, "teapot")) == 418

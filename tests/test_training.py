@@ -251,14 +251,15 @@ def test_custom_style_from_a_picture_appears_in_the_catalogue_and_the_api(tiny_c
 
 def test_custom_style_refuses_a_built_in_name_and_a_missing_picture(tmp_path):
     from stylecam.training.custom import train_custom_style
+    from stylecam.training.errors import TrainingError
 
-    with pytest.raises(SystemExit, match="not found"):
+    with pytest.raises(TrainingError, match="not found"):
         train_custom_style(tmp_path / "nope.jpg", "x", cache=tmp_path, content=tmp_path)
     picture = tmp_path / "p.png"
     cv2.imwrite(str(picture), np.full((64, 64, 3), 128, np.uint8))
-    with pytest.raises(SystemExit, match="built-in"):
+    with pytest.raises(TrainingError, match="built-in"):
         train_custom_style(picture, "starry_night", cache=tmp_path, content=tmp_path)
-    with pytest.raises(SystemExit, match="letters"):
+    with pytest.raises(TrainingError, match="letters"):
         train_custom_style(picture, "bad name!", cache=tmp_path, content=tmp_path)
 
 

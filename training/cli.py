@@ -52,6 +52,16 @@ def _default_content(cache: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    """`stylecam train`: the library raises TrainingError; here it becomes the exit message."""
+    from .errors import TrainingError
+
+    try:
+        return _run(args)
+    except TrainingError as exc:
+        raise SystemExit(str(exc)) from None
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         import torch
     except ImportError:

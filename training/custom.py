@@ -20,6 +20,7 @@ import yaml
 
 from ..paths import models_dir, user_styles_dir
 from .dataset import build_cache, read_rgb
+from .errors import TrainingError
 from .export import load_weights
 from .losses import distill_loss
 from .progress import progress
@@ -38,19 +39,19 @@ def train_custom_style(style_image: Path, name: str, *, cache: Path, content: Pa
                        model_dir: Path | None = None, styles_dir: Path | None = None,
                        log=print) -> Path:
     if not NAME_RE.match(name):
-        raise SystemExit(f"style name {name!r}: use 1-40 letters, digits, _ or -")
+        raise TrainingError(f"style name {name!r}: use 1-40 letters, digits, _ or -")
     style_image = Path(style_image)
     if not style_image.is_file():
-        raise SystemExit(f"style image {style_image} not found")
+        raise TrainingError(f"style image {style_image} not found")
     try:
         painting = read_rgb(style_image)
     except ValueError as exc:
-        raise SystemExit(f"{exc}; use a JPEG or PNG picture") from None
+        raise TrainingError(f"{exc}; use a JPEG or PNG picture") from None
     model_dir = Path(model_dir) if model_dir else models_dir()
     styles_dir = Path(styles_dir) if styles_dir else user_styles_dir()
     net, manifest = _load_student(model_dir)
     if name in {s["name"] for s in manifest["styles"]}:
-        raise SystemExit(f"{name!r} is a built-in style; choose another name")
+        raise TrainingError(f"{name!r} is a built-in style; choose another name")
     for p in net.parameters():
         p.requires_grad_(False)
 

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .distributed import SINGLE, Ranks
+from .errors import TrainingError
 from .progress import progress
 
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -47,7 +48,7 @@ def list_content(folder: Path) -> tuple[list[Path], list[Path]]:
     images = [p for p in files if p.suffix.lower() in IMAGE_EXT]
     videos = [p for p in files if p.suffix.lower() in VIDEO_EXT]
     if not images and not videos:
-        raise SystemExit(f"no images or videos found in {folder}; pass --content DIR with photos/clips")
+        raise TrainingError(f"no images or videos found in {folder}; pass --content DIR with photos/clips")
     return images, videos
 
 

@@ -32,6 +32,7 @@ import yaml
 from ..config import parse_size
 from ..look import look_figures
 from .dataset import list_content, read_frames, read_rgb
+from .errors import exits_on_error
 from .progress import progress
 from .quality import clip_flows, fit, warping_error
 from .teacher import Teacher
@@ -234,6 +235,7 @@ def to_markdown(res: dict, model: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+@exits_on_error
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--content", type=Path, nargs="+", required=True,

@@ -21,7 +21,15 @@ import yaml
 
 from ..engine import open_session
 from ..preprocess import fit_to
-from .dataset import dis_flow, list_content, occlusion_mask, read_frames, read_rgb, warp_with_flow
+from .dataset import (
+    dis_flow,
+    list_content,
+    occlusion_mask,
+    read_frames,
+    read_rgb,
+    warp_with_flow,
+)
+from .errors import exits_on_error
 from .progress import progress
 from .teacher import Teacher
 
@@ -136,6 +144,7 @@ def to_markdown(res: dict, trained_steps) -> str:
     return "\n".join(lines) + "\n"
 
 
+@exits_on_error
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--content", type=Path, required=True, help="held-out photos and clips")

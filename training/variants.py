@@ -17,6 +17,7 @@ import numpy as np
 import yaml
 
 from .dataset import list_content, read_frames, read_rgb
+from .errors import exits_on_error
 from .quality import fit
 
 CALIBRATION_SIZE = (640, 360)
@@ -40,7 +41,12 @@ def make_fp16(src: Path, dst: Path) -> None:
 
 
 def make_int8(src: Path, dst: Path, inputs: list[dict]) -> None:
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Reader(CalibrationDataReader):
@@ -57,6 +63,7 @@ def make_int8(src: Path, dst: Path, inputs: list[dict]) -> None:
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
 
 
+@exits_on_error
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", type=Path, default=Path("models"), help="folder with styles.yaml")

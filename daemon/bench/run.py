@@ -92,12 +92,11 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
 
 def main(args) -> int:
     """`stylecam bench`: run, print the report, write --json; 2 with the reason on a bad setting."""
-    from ..engine import EngineError
-    from ..styles import StyleError
+    from ..errors import StylecamError
 
     try:
         result = run_bench(args)
-    except (BenchError, ConfigError, EngineError, StyleError) as exc:
+    except StylecamError as exc:  # BenchError, ConfigError, EngineError, StyleError...
         print(f"stylecam bench: {exc}", file=sys.stderr)
         return 2
     print_report(result)

@@ -15,10 +15,11 @@ import cv2
 import numpy as np
 
 from ..demo import DemoScene
+from ..errors import StylecamError
 from ..preprocess import fit_to
 
 
-class BenchError(RuntimeError):
+class BenchError(StylecamError, RuntimeError):
     """The bench cannot run as asked; the message says what to do."""
 
 

@@ -7,12 +7,13 @@ import time
 
 import numpy as np
 
+from ..errors import StylecamError
 from ..slots import LatestSlot
 
 log = logging.getLogger(__name__)
 
 
-class OutputError(RuntimeError):
+class OutputError(StylecamError, RuntimeError):
     """An output cannot start; the message says how to fix it."""
 
 
