@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import ON_DEMAND_MODES, REGIONS, SMOOTHING_MODES, ConfigError
+from .config import LIMITS, Choices, ConfigError
 from .errors import StylecamError
 from .paths import user_config_dir
 from .styles import StyleError
@@ -113,6 +113,8 @@ PARAM_TYPES: dict[str, tuple] = {
     "enabled": (bool,), "strength": (int, float), "preserve_color": (bool,), "mirror": (bool,),
     "smoothing": (str,), "target_fps": (int, float), "on_demand": (str,), "region": (str,),
 }
+PARAM_LIMITS = {"strength": "strength", "target_fps": "fps", "smoothing": "smoothing",  # field: config.LIMITS key
+                "on_demand": "on_demand", "region": "region"}
 
 
 def check_fields(body: Any, allowed: dict[str, tuple], required: tuple = ()) -> dict:
@@ -135,17 +137,18 @@ def check_fields(body: Any, allowed: dict[str, tuple], required: tuple = ()) -> 
 
 def validate_params(body: Any) -> dict:
     body = check_fields(body, PARAM_TYPES)
-    if "strength" in body and not 0 <= body["strength"] <= 1:
-        raise ApiError(400, "strength: must be between 0 and 1")
-    if "target_fps" in body and not 1 <= body["target_fps"] <= 240:
-        raise ApiError(400, "target_fps: must be between 1 and 240")
-    if "smoothing" in body and body["smoothing"] not in SMOOTHING_MODES:
-        raise ApiError(400, f"smoothing: use one of {', '.join(SMOOTHING_MODES)}")
-    if "on_demand" in body and body["on_demand"] not in ON_DEMAND_MODES:
-        raise ApiError(400, f"on_demand: use one of {', '.join(ON_DEMAND_MODES)}")
-    if "region" in body and body["region"] not in REGIONS:
-        raise ApiError(400, f"region: use one of {', '.join(REGIONS)}")
+    for key, name in PARAM_LIMITS.items():
+        if key in body:
+            check_limit(key, body[key], name)
     return body
+
+
+def check_limit(key: str, value: Any, name: str) -> None:
+    """ApiError 400 naming `key` when `value` is not one config.LIMITS[name] allows."""
+    allowed = LIMITS[name]
+    if not allowed.allows(value):
+        raise ApiError(400, f"{key}: use one of {allowed}" if isinstance(allowed, Choices)
+                       else f"{key}: must be {allowed}")
 
 
 def _json_body(method: str, raw: bytes):
@@ -356,8 +359,8 @@ class ControlApi:
     def _style(self, body):
         body = check_fields(body, {"name": (str,), "transition_ms": (int,)}, required=("name",))
         ms = body.get("transition_ms")
-        if ms is not None and not 0 <= ms <= 10000:
-            raise ApiError(400, "transition_ms: must be between 0 and 10000")
+        if ms is not None:
+            check_limit("transition_ms", ms, "transition_ms")
         self.daemon.set_style(body["name"], ms)  # an unknown name: StyleError, a 404
         return {"style": body["name"]}
 

@@ -8,20 +8,13 @@ import sys
 import threading
 
 from . import __version__
-from .config import (
-    ON_DEMAND_MODES,
-    PRECISIONS,
-    QUALITY_PRESETS,
-    REGIONS,
-    ConfigError,
-    load,
-)
+from .config import LIMITS, ON_DEMAND_MODES, PRECISIONS, PROVIDERS, REGIONS, SMOOTHING_MODES, Config, ConfigError, load
 from .errors import StylecamError
 
 
 def _common_processing(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--style", help="style name (see `stylecam styles`)")
-    ap.add_argument("--smoothing", choices=["off", "ema", "flow"], help="temporal smoothing")
+    ap.add_argument("--smoothing", choices=SMOOTHING_MODES, help="temporal smoothing")
     ap.add_argument("--strength", type=float, help="0 = original, 1 = full style")
     ap.add_argument("--preserve-color", action="store_true", default=None, help="keep the input's colours")
     ap.add_argument("--size", help="processing size WxH (largest the adaptive controller uses)")
@@ -48,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output-size", help="published frame size WxH (default 1280x720)")
     run.add_argument("--fps", type=float, help="target frame rate")
     run.add_argument("--device", type=int, help="which GPU (processing.device; `stylecam doctor` lists them)")
-    run.add_argument("--quality", choices=list(QUALITY_PRESETS),
+    run.add_argument("--quality", choices=LIMITS["quality"],
                      help="fast: hold the frame rate at any processing size | balanced (default): upscale at "
                      "most 2.5x, lower the frame rate below that | best: paint at the largest size")
     run.add_argument("--no-loop", action="store_true", help="stop at the end of a video file input")
@@ -62,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     sty.add_argument("input")
     sty.add_argument("output")
     _common_processing(sty)
-    sty.add_argument("--provider", help="cpu, cuda, tensorrt, dml, coreml")
+    sty.add_argument("--provider", help=str(PROVIDERS))
     sty.add_argument("--allow-partial", action="store_true",
                      help="a damaged video: write the frames that decode instead of failing")
 
@@ -129,10 +122,16 @@ def main(argv=None) -> int:
     return 1
 
 
-def build_config(args):
+def build_config(args) -> Config:
+    """`stylecam run`'s Config: its flags over the user's config file (or --config)."""
+    return apply_flags(load(getattr(args, "config", None)), args)
+
+
+def apply_flags(cfg: Config, args) -> Config:
+    """The command line's flags over `cfg`, validated: the one way `run`, `stylize` and `bench`
+    turn their flags into a Config (a flag a command does not have is left alone)."""
     from .config import parse_size, validate
 
-    cfg = load(getattr(args, "config", None))
     if getattr(args, "input", None):
         cfg.input.source = args.input
     if getattr(args, "no_loop", False):
@@ -151,6 +150,14 @@ def build_config(args):
         mw, mh = parse_size(cfg.processing.min_size, "processing.min_size")
         if mw > w or mh > h:  # a small --size also lowers the smallest size
             cfg.processing.min_size = args.size
+    if getattr(args, "max_size", None):  # bench: both ends, as given
+        cfg.processing.max_size = args.max_size
+    if getattr(args, "min_size", None):
+        cfg.processing.min_size = args.min_size
+    if getattr(args, "provider", None):
+        cfg.processing.providers = [args.provider]
+    if getattr(args, "threads", None) is not None:
+        cfg.processing.threads = args.threads
     if getattr(args, "precision", None):
         cfg.processing.precision = args.precision
     if getattr(args, "region", None):
@@ -159,6 +166,8 @@ def build_config(args):
         cfg.output.size = args.output_size
     if getattr(args, "fps", None):
         cfg.processing.target_fps = cfg.output.fps = args.fps
+    if getattr(args, "target_fps", None) is not None:
+        cfg.processing.target_fps = args.target_fps
     if getattr(args, "quality", None):
         cfg.processing.quality = args.quality
     if getattr(args, "device", None) is not None:

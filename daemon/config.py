@@ -16,14 +16,69 @@ import yaml
 from .errors import StylecamError
 from .paths import user_config_dir
 
-SMOOTHING_MODES = ("off", "ema", "flow")
-PROVIDERS = ("tensorrt", "cuda", "dml", "coreml", "cpu")
-PRECISIONS = ("fp32", "fp16", "int8")  # fp16/int8: the manifest's reduced-precision variants
-ON_DEMAND_MODES = ("auto", "always", "never")  # when to stylize: while an app reads the virtual camera | always | never
-REGIONS = ("all", "background", "person")  # where the style paints (person segmentation)
+
+# -- limits and choices: the one table config validation, the control API, `stylecam stylize`,
+# `stylecam bench` and the command line's argparse choices all read ------------------------------
+@dataclass(frozen=True)
+class Span:
+    """The numbers from `lo` to `hi`, both included; str() says it the way the errors do."""
+    lo: float
+    hi: float
+
+    def allows(self, value) -> bool:
+        return self.lo <= value <= self.hi  # False for NaN
+
+    def text(self, joiner: str = " to ") -> str:
+        return f"{_number(self.lo)}{joiner}{_number(self.hi)}"
+
+    def __str__(self) -> str:
+        return f"between {self.text(' and ')}"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+class Choices(tuple):
+    """The words a setting accepts, in the order they are listed; str() lists them."""
+
+    def allows(self, value) -> bool:
+        return value in self
+
+    def __str__(self) -> str:
+        return ", ".join(self)
+
+
 # processing.quality: how far the adaptive controller may shrink the processing size to hold the
 # frame rate, as the largest upscale to the output it accepts (below that it lowers fps instead)
 QUALITY_PRESETS = {"fast": None, "balanced": 2.5, "best": 1.0}
+
+LIMITS: dict[str, Span | Choices] = {
+    "fps": Span(1, 240),               # input.fps, processing.target_fps, output.fps; /params target_fps
+    "strength": Span(0, 1),            # style.strength; /params strength; --strength
+    "transition_ms": Span(0, 10000),   # style.transition_ms; /style transition_ms
+    "idle_after_s": Span(0, 600),      # processing.idle_after_s
+    "port": Span(0, 65535),            # api.port (0 picks a free port)
+    "width": Span(16, 7680),           # every WIDTHxHEIGHT size, and the camera size asked for
+    "height": Span(16, 4320),
+    "stream_side": Span(16, 3840),     # rtmp.width / rtmp.height and the stream's (even)
+    "stream_fps": Span(1, 120),        # rtmp.fps and the stream's
+    "stream_bitrate_kbps": Span(100, 50000),
+    "smoothing": Choices(("off", "ema", "flow")),
+    "provider": Choices(("tensorrt", "cuda", "dml", "coreml", "cpu")),  # tried in this order
+    "precision": Choices(("fp32", "fp16", "int8")),  # fp16/int8: the manifest's reduced-precision variants
+    # when to stylize: while an app reads the virtual camera | always | never
+    "on_demand": Choices(("auto", "always", "never")),
+    "region": Choices(("all", "background", "person")),  # where the style paints (person segmentation)
+    "quality": Choices(QUALITY_PRESETS),  # processing.quality
+    "device": Span(0, 63),             # processing.device: a GPU index
+}
+# the choices under the names the modules (and the panel's control lookup) know them by
+SMOOTHING_MODES = LIMITS["smoothing"]
+PROVIDERS = LIMITS["provider"]
+PRECISIONS = LIMITS["precision"]
+ON_DEMAND_MODES = LIMITS["on_demand"]
+REGIONS = LIMITS["region"]
 CPU_MAX_SIZE = "640x360"  # processing.max_size auto, on the CPU; on a GPU provider: the output size
 
 
@@ -125,7 +180,7 @@ def processing_bounds(p: ProcessingConfig, out_size: tuple[int, int], provider: 
 def parse_size(text: str, key: str = "size") -> tuple[int, int]:
     try:
         w, h = (int(v) for v in str(text).lower().split("x"))
-        if w < 16 or h < 16 or w > 7680 or h > 4320:
+        if not (LIMITS["width"].allows(w) and LIMITS["height"].allows(h)):
             raise ValueError
         return w, h
     except ValueError:
@@ -177,50 +232,50 @@ def _apply(section_obj: Any, data: dict, prefix: str) -> None:
             setattr(section_obj, key, _coerce(prefix + key, value, current))
 
 
+def _check(key: str, value: Any, limit: str, note: str = "") -> None:
+    """ConfigError naming `key` when `value` is not one LIMITS[limit] allows."""
+    allowed = LIMITS[limit]
+    if allowed.allows(value):
+        return
+    if isinstance(allowed, Choices):
+        raise ConfigError(f"{key}: {value!r}; choose one of {allowed}")
+    raise ConfigError(f"{key}: must be {allowed}{note}")
+
+
 def validate(cfg: Config) -> Config:
     p, s, o = cfg.processing, cfg.style, cfg.output
-    if not 1 <= p.target_fps <= 240:
-        raise ConfigError("processing.target_fps: must be between 1 and 240")
+    _check("processing.target_fps", p.target_fps, "fps")
     maxw, maxh = parse_size(CPU_MAX_SIZE if p.max_size == "auto" else p.max_size, "processing.max_size")
     minw, minh = parse_size(p.min_size, "processing.min_size")
     if minw > maxw or minh > maxh:
         raise ConfigError("processing.min_size: must not be larger than processing.max_size")
-    if not 0 <= p.device <= 63:
+    if not LIMITS["device"].allows(p.device):
         raise ConfigError("processing.device: give a GPU index from 0 (see `stylecam doctor`)")
-    if p.quality not in QUALITY_PRESETS:
-        raise ConfigError(f"processing.quality: {p.quality!r}; choose one of {', '.join(QUALITY_PRESETS)}")
-    bad = [v for v in p.providers if v not in PROVIDERS]
+    _check("processing.quality", p.quality, "quality")
+    bad = [v for v in p.providers if not PROVIDERS.allows(v)]
     if bad or not p.providers:
-        raise ConfigError(f"processing.providers: unknown {bad}; choose from {', '.join(PROVIDERS)}")
-    if not 0 <= s.strength <= 1:
-        raise ConfigError("style.strength: must be between 0 and 1")
-    if s.smoothing not in SMOOTHING_MODES:
-        raise ConfigError(f"style.smoothing: {s.smoothing!r}; choose one of {', '.join(SMOOTHING_MODES)}")
-    if s.region not in REGIONS:
-        raise ConfigError(f"style.region: {s.region!r}; choose one of {', '.join(REGIONS)}")
-    if not 0 <= s.transition_ms <= 10000:
-        raise ConfigError("style.transition_ms: must be between 0 and 10000")
+        raise ConfigError(f"processing.providers: unknown {bad}; choose from {PROVIDERS}")
+    _check("style.strength", s.strength, "strength")
+    _check("style.smoothing", s.smoothing, "smoothing")
+    _check("style.region", s.region, "region")
+    _check("style.transition_ms", s.transition_ms, "transition_ms")
     parse_size(o.size, "output.size")
     host = cfg.api.host.strip().lower()
     if not (cfg.api.allow_remote or host in ("localhost", "::1", "[::1]") or host.startswith("127.")):
         raise ConfigError(f"api.host: {cfg.api.host!r} would let other machines reach the control API; "
                           "use 127.0.0.1, or set api.allow_remote: true if you mean it (anyone with the "
                           "token could then control stylecam)")
-    if not 1 <= o.fps <= 240:
-        raise ConfigError("output.fps: must be between 1 and 240")
-    if not 0 <= cfg.api.port <= 65535:
-        raise ConfigError("api.port: must be between 0 and 65535 (0 picks a free port)")
+    _check("output.fps", o.fps, "fps")
+    _check("api.port", cfg.api.port, "port", " (0 picks a free port)")
     i = cfg.input
-    if not 1 <= i.fps <= 240:  # also refuses NaN
-        raise ConfigError("input.fps: must be between 1 and 240")
-    if not (16 <= i.width <= 7680 and 16 <= i.height <= 4320):
-        raise ConfigError("input.width/input.height: the requested camera size must be between 16x16 and 7680x4320")
-    if p.precision not in PRECISIONS:
-        raise ConfigError(f"processing.precision: {p.precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if p.on_demand not in ON_DEMAND_MODES:
-        raise ConfigError(f"processing.on_demand: {p.on_demand!r}; choose one of {', '.join(ON_DEMAND_MODES)}")
-    if not 0 <= p.idle_after_s <= 600:
-        raise ConfigError("processing.idle_after_s: must be between 0 and 600 seconds")
+    _check("input.fps", i.fps, "fps")  # also refuses NaN
+    width, height = LIMITS["width"], LIMITS["height"]
+    if not (width.allows(i.width) and height.allows(i.height)):
+        raise ConfigError("input.width/input.height: the requested camera size must be between "
+                          f"{_number(width.lo)}x{_number(height.lo)} and {_number(width.hi)}x{_number(height.hi)}")
+    _check("processing.precision", p.precision, "precision")
+    _check("processing.on_demand", p.on_demand, "on_demand")
+    _check("processing.idle_after_s", p.idle_after_s, "idle_after_s", " seconds")
     if o.idle_image and not Path(o.idle_image).expanduser().is_file():
         raise ConfigError(f"output.idle_image: no file at {o.idle_image}; give a PNG or JPEG path, "
                           "or leave it empty for the built-in \"stylecam paused\" card")
@@ -236,17 +291,15 @@ def _validate_rtmp(r: RtmpConfig) -> None:
 
     if r.preset not in rtmp.PRESETS:
         raise ConfigError(f"rtmp.preset: {r.preset!r}; choose one of {', '.join(rtmp.PRESETS)}")
-    lo, hi = rtmp.BITRATE_KBPS
-    if r.bitrate_kbps and not lo <= r.bitrate_kbps <= hi:
-        raise ConfigError(f"rtmp.bitrate_kbps: {r.bitrate_kbps}; 0 (the preset's) or {lo} to {hi}")
-    lo, hi = rtmp.SIDE
+    bitrate, side, fps = LIMITS["stream_bitrate_kbps"], LIMITS["stream_side"], LIMITS["stream_fps"]
+    if r.bitrate_kbps and not bitrate.allows(r.bitrate_kbps):
+        raise ConfigError(f"rtmp.bitrate_kbps: {r.bitrate_kbps}; 0 (the preset's) or {bitrate.text()}")
     for key in ("width", "height"):
         value = getattr(r, key)
-        if value and (not lo <= value <= hi or value % 2):
-            raise ConfigError(f"rtmp.{key}: {value}; 0 (the preset's) or an even number from {lo} to {hi}")
-    lo, hi = rtmp.FPS
-    if r.fps and not lo <= r.fps <= hi:  # also refuses NaN
-        raise ConfigError(f"rtmp.fps: {r.fps:g}; 0 (the preset's) or {lo} to {hi}")
+        if value and (not side.allows(value) or value % 2):
+            raise ConfigError(f"rtmp.{key}: {value}; 0 (the preset's) or an even number from {side.text()}")
+    if r.fps and not fps.allows(r.fps):  # also refuses NaN
+        raise ConfigError(f"rtmp.fps: {r.fps:g}; 0 (the preset's) or {fps.text()}")
     if r.server and not r.server.strip().lower().startswith(tuple(f"{s}://" for s in rtmp.SCHEMES)):
         raise ConfigError("rtmp.server: must start with rtmp:// or rtmps://, e.g. rtmp://live.twitch.tv/app")
     if any(c.isspace() or ord(c) < 32 for c in r.key.strip()):

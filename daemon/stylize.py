@@ -21,16 +21,7 @@ import numpy as np
 
 from . import children
 from .adaptive import size_ladder
-from .config import (
-    CPU_MAX_SIZE,
-    PRECISIONS,
-    PROVIDERS,
-    REGIONS,
-    SMOOTHING_MODES,
-    Config,
-    ConfigError,
-    parse_size,
-)
+from .config import CPU_MAX_SIZE, LIMITS, Config, ConfigError, parse_size
 from .errors import StylecamError
 from .framepath import FramePath, FrameSettings
 from .segment import weights as region_weights
@@ -125,34 +116,39 @@ class Settings:
 
 
 def settings_from(args) -> Settings:
-    """CLI flags over the config defaults (the user's config file does not apply here)."""
-    defaults = Config()
-    smoothing = args.smoothing or defaults.style.smoothing
-    if smoothing not in SMOOTHING_MODES:
-        raise UserError(f"--smoothing {smoothing!r}: choose one of {', '.join(SMOOTHING_MODES)}")
-    strength = defaults.style.strength if args.strength is None else args.strength
-    if not 0.0 <= strength <= 1.0:
-        raise UserError(f"--strength {strength}: give a number from 0 (original) to 1 (full style)")
+    """CLI flags over the config defaults (the user's config file does not apply here), turned
+    into a Config the way `stylecam run` does it (cli.apply_flags)."""
+    from .cli import apply_flags
+
     try:
-        max_size = parse_size(args.size or CPU_MAX_SIZE, "--size")
+        _check_flags(args)
+        cfg = apply_flags(Config(), args)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
-    providers = defaults.processing.providers
-    if getattr(args, "provider", None):
-        if args.provider not in PROVIDERS:
-            raise UserError(f"--provider {args.provider!r}: choose one of {', '.join(PROVIDERS)} "
-                            "(`stylecam doctor` shows which ones work here)")
-        providers = [args.provider]
-    precision = getattr(args, "precision", None) or defaults.processing.precision
-    if precision not in PRECISIONS:
-        raise UserError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
-    region = getattr(args, "region", None) or defaults.style.region
-    if region not in REGIONS:
-        raise UserError(f"--region {region!r}: choose one of {', '.join(REGIONS)}")
-    return Settings(style=args.style or defaults.style.name, smoothing=smoothing, strength=strength,
-                    keep_color=bool(args.preserve_color), max_size=max_size, providers=providers,
-                    precision=precision, allow_partial=bool(getattr(args, "allow_partial", False)),
-                    region=region)
+    p, s = cfg.processing, cfg.style
+    return Settings(style=s.name, smoothing=s.smoothing, strength=s.strength, keep_color=s.preserve_color,
+                    max_size=parse_size(CPU_MAX_SIZE if p.max_size == "auto" else p.max_size),
+                    providers=p.providers, precision=p.precision,
+                    allow_partial=bool(getattr(args, "allow_partial", False)), region=s.region)
+
+
+def _check_flags(args) -> None:
+    """Each flag refused under its own name (the Config's own errors name its keys)."""
+    _check_choice("smoothing", args.smoothing)
+    strength = LIMITS["strength"]
+    if args.strength is not None and not strength.allows(args.strength):
+        raise UserError(f"--strength {args.strength}: give a number from {strength.lo:g} (original) "
+                        f"to {strength.hi:g} (full style)")
+    if args.size:
+        parse_size(args.size, "--size")
+    _check_choice("provider", getattr(args, "provider", None), " (`stylecam doctor` shows which ones work here)")
+    _check_choice("precision", getattr(args, "precision", None))
+    _check_choice("region", getattr(args, "region", None))
+
+
+def _check_choice(flag: str, value, hint: str = "") -> None:
+    if value and not LIMITS[flag].allows(value):
+        raise UserError(f"--{flag} {value!r}: choose one of {LIMITS[flag]}{hint}")
 
 
 # -- progress ---------------------------------------------------------------------------------------

