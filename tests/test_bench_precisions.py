@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import cuda_works
+from conftest import cuda_works, need_module
 import test_precision
 from stylecam.bench import run as bench_run
 from stylecam.bench.network import time_precisions
@@ -74,7 +74,7 @@ def test_a_provider_onnxruntime_would_silently_replace_is_an_error_per_precision
 
 
 def test_bench_profile_stores_and_prints_every_precision_at_640x360(variant_catalogue, bikes_clip, capsys):
-    pytest.importorskip("psutil")
+    need_module("psutil")
     ap = argparse.ArgumentParser()
     bench_run.add_arguments(ap)
     args = ap.parse_args(["--input", bikes_clip, "--sizes", "160x96", "--max-size", "128x72", "--min-size",

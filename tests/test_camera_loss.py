@@ -83,6 +83,12 @@ def check_fed_throughout(recorder, t0: float, t1: float) -> None:
     assert recorder.max_gap(t0, t1) < 1.0, "the virtual camera went without frames"
 
 
+def sent_while_lost(recorder, frames: float) -> None:
+    """Wait until the virtual camera has received `frames` more frames (the source is gone)."""
+    start = recorder.count
+    wait_for(lambda: recorder.count >= start + frames, what=f"{frames:g} frames while the source is gone")
+
+
 def test_camera_loss_keeps_virtualcam_fed(virtualcam, run_service, carphone_clip):
     camera = UnpluggableCamera(carphone_clip)
     svc = run_service(camera_config(virtualcam), outputs=["virtualcam"], opener=camera.opener)
@@ -96,7 +102,7 @@ def test_camera_loss_keeps_virtualcam_fed(virtualcam, run_service, carphone_clip
     wait_for(lambda: svc.status()["input"]["state"] == "lost", what="the loss to be noticed")
     status = svc.status()["input"]
     assert "read failed" in status["last_error"]
-    time.sleep(2.5)
+    sent_while_lost(virtualcam, 2 * FPS)
     t_plug = time.monotonic()
     lost_frames = virtualcam.last_frames(int(FPS))
     assert sum(is_lost_card(f) for f in lost_frames) >= len(lost_frames) // 2
@@ -104,13 +110,11 @@ def test_camera_loss_keeps_virtualcam_fed(virtualcam, run_service, carphone_clip
     camera.plugged.set()  # plug it back in
     wait_for(lambda: svc.status()["input"]["reconnects"] >= 1, timeout=20, what="the reconnect")
     assert svc.status()["input"]["state"] == "running"
-    time.sleep(1.5)
+    wait_for(lambda: not any(is_lost_card(f) for f in virtualcam.last_frames(5)), what="stylized pictures again")
     t_end = time.monotonic()
 
     check_fed_throughout(virtualcam, t_start, t_end)
     check_fed_throughout(virtualcam, t_unplug + 0.5, t_plug)  # fed while the camera is gone too
-    back = virtualcam.last_frames(5)
-    assert not any(is_lost_card(f) for f in back)  # stylized pictures again
     assert virtualcam.shapes == {(144, 256, 3)}
 
 
@@ -136,14 +140,13 @@ def test_video_file_renamed_away_and_back_keeps_virtualcam_fed(virtualcam, run_s
     shutil.move(clip, away)
     wait_for(lambda: svc.status()["input"]["state"] == "lost", what="the missing file to be noticed")
     assert "cannot open" in svc.status()["input"]["last_error"]
-    time.sleep(1.5)
+    sent_while_lost(virtualcam, FPS)
     shutil.move(away, clip)
     wait_for(lambda: svc.status()["input"]["reconnects"] >= 1, timeout=20, what="the file to be reopened")
-    time.sleep(1.0)
+    wait_for(lambda: not is_lost_card(virtualcam.last_frames(1)[0]), what="stylized pictures again")
     t_end = time.monotonic()
 
     check_fed_throughout(virtualcam, t_start, t_end)
-    assert not is_lost_card(virtualcam.last_frames(1)[0])
     assert svc.status()["input"]["state"] == "running"
 
 

@@ -3,23 +3,48 @@ whose answer depends on the OS edge (sysfs, a port) driven with real stand-ins."
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from conftest import cuda_works, free_port, run_stylecam
 from stylecam import doctor
 
 
 def run_doctor_cli(timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stylecam.cli", "doctor"], check=False, capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return run_stylecam("doctor", timeout=timeout)
 
 
 def lines(out: str, level: str, topic: str) -> list[str]:
     return [ln for ln in out.splitlines() if ln.startswith(level) and ln[6:].startswith(topic)]
+
+
+def doctor_rows(out: str, topics: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(level, topic, message) of the checklist's lines about `topics`, in order."""
+    rows = [re.match(r"(OK|WARN|FAIL)\s+(.+?)\s{2,}(.*)$", ln) for ln in out.splitlines()]
+    return [m.groups() for m in rows if m and m.group(2) in topics]
+
+
+def expected_ffmpeg_rows() -> list[tuple[str, str, str]]:
+    """(level, topic, words in the message) the ffmpeg checks must give on this machine: from the
+    tools on PATH and the encoders ffmpeg lists (a missing h264_nvenc warns only where a GPU
+    provider works)."""
+    ffmpeg, ffprobe = shutil.which("ffmpeg"), shutil.which("ffprobe")
+    if not ffmpeg:
+        return [("WARN", "ffmpeg", "not found")]
+    encoders = subprocess.run([ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True,
+                              timeout=60, check=False).stdout
+    x264, nvenc = (re.search(rf"^\s*\S{{6}}\s+{name}\s", encoders, re.M) is not None
+                   for name in ("libx264", "h264_nvenc"))
+    return [("OK", "ffmpeg", f"at {ffmpeg}"),
+            ("OK", "ffprobe", f"at {ffprobe}") if ffprobe else ("WARN", "ffprobe", "not found"),
+            ("OK", "ffmpeg", "libx264 listed") if x264 else ("WARN", "ffmpeg", "libx264 not listed"),
+            ("OK", "ffmpeg", "h264_nvenc listed") if nvenc
+            else ("WARN" if cuda_works() else "OK", "ffmpeg", "h264_nvenc not listed")]
 
 
 def write_config(config_dir: Path, text: str) -> None:
@@ -41,7 +66,9 @@ def test_doctor_passes_here_with_warnings_for_camera_and_virtual_camera(config_d
     assert lines(out, "OK", "config") and str(config_dir / "config.yaml") in out
     assert f"port {port}" in "".join(lines(out, "OK", "api"))
     assert str(config_dir / "token") in "".join(lines(out, "OK", "token"))
-    assert lines(out, "OK", "ffmpeg") or lines(out, "WARN", "ffmpeg")
+    rows, expected = doctor_rows(out, ("ffmpeg", "ffprobe")), expected_ffmpeg_rows()
+    assert [r[:2] for r in rows] == [e[:2] for e in expected], out
+    assert all(words in row[2] for row, (_, _, words) in zip(rows, expected)), out
     if not list(Path("/dev").glob("video*")):
         assert "no camera found" in "".join(lines(out, "WARN", "camera"))
     if sys.platform == "linux" and not Path("/sys/module/v4l2loopback").exists():

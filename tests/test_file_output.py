@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import probe, wait_for
-from streaming_helpers import Daemon, need_ffmpeg, process_gone
+from conftest import need_ffmpeg, probe, wait_for
+from streaming_helpers import Daemon, process_gone
 
 SIZE, FPS = "640x360", 15
 

@@ -12,9 +12,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import wait_for
+from conftest import need_ffmpeg, wait_for
 from obs_studio import SCRIPT, ObsStudio, Xvfb, need_obs, scene_collection
-from streaming_helpers import Daemon, free_udp_port, need_ffmpeg
+from streaming_helpers import Daemon, free_udp_port
 
 pytestmark = pytest.mark.obs
 

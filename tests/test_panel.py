@@ -21,8 +21,8 @@ TOKEN = "panel-test-token-0123456789"
 
 
 @pytest.fixture(scope="module")
-def daemon(catalogue, bikes_clip, tmp_path_factory):
-    cfg = make_config(input={"source": bikes_clip}, output={"size": "256x144", "fps": 10.0})
+def daemon(catalogue, tmp_path_factory):
+    cfg = make_config(input={"source": "demo"}, output={"size": "256x144", "fps": 10.0})
     svc = Service(cfg, catalogue, outputs=["null"], token=TOKEN)
     svc.api.panel.sessions = Sessions(tmp_path_factory.mktemp("panel") / "sessions.json")
     svc.start()

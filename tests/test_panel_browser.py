@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import free_port, need, wait_for
-from streaming_helpers import Daemon, Nginx, need_ffmpeg, need_nginx_rtmp, wait_state
+from conftest import free_port, need, need_ffmpeg, wait_for
+from streaming_helpers import Daemon, Nginx, need_nginx_rtmp, wait_state
 
 pytestmark = [pytest.mark.browser, pytest.mark.rtmp]
 

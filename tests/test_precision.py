@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import make_config, probe, read_frames, write_clip
+from conftest import make_config, need_module, probe, read_frames, write_clip
 from stylecam import cli
 from stylecam import engine as engine_mod
 from stylecam.engine import Engine
@@ -21,7 +21,7 @@ from stylecam.paths import models_dir
 from stylecam.pipeline import Pipeline
 from stylecam.styles import StyleError, load_catalogue
 
-pytest.importorskip("onnx")
+need_module("onnx")
 VARIANTS_COMMAND = "python -m stylecam.training.variants"
 # mean absolute difference to the fp32 output (0..1 RGB); measured on the shipped model:
 # fp16 ~0.0001, int8 ~0.007, while two different styles differ by > 0.1
@@ -42,7 +42,7 @@ def calibration(vectors: list[np.ndarray]) -> list[dict]:
     """Two small real pictures (64x64 RGB 0..1), each through a different style."""
     import cv2
 
-    skimage_data = pytest.importorskip("skimage.data")
+    skimage_data = need_module("skimage.data", "scikit-image")
     pictures = [skimage_data.astronaut(), skimage_data.chelsea()]
     return [{"image": cv2.resize(p, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float32)
              .transpose(2, 0, 1)[None] / 255.0, "style": vectors[i % len(vectors)][None]}
@@ -52,7 +52,7 @@ def calibration(vectors: list[np.ndarray]) -> list[dict]:
 @pytest.fixture(scope="module")
 def variant_dir(tmp_path_factory) -> Path:
     """A models folder with stylenet_fp16.onnx and stylenet_int8.onnx listed under `variants`."""
-    pytest.importorskip("onnxruntime.quantization")
+    need_module("onnxruntime.quantization")
     from stylecam.training.variants import make_fp16, make_int8
 
     folder = copy_models(tmp_path_factory.mktemp("models"))
@@ -190,7 +190,7 @@ def test_stylize_runs_on_the_chosen_variant(variant_catalogue, tmp_path):
     import cv2
     from stylecam.stylize import settings_from, stylize_file
 
-    skimage_data = pytest.importorskip("skimage.data")
+    skimage_data = need_module("skimage.data", "scikit-image")
     src = tmp_path / "chelsea.png"
     cv2.imwrite(str(src), cv2.cvtColor(skimage_data.chelsea(), cv2.COLOR_RGB2BGR))
     args = cli._parser().parse_args(["stylize", str(src), str(tmp_path / "out.png"), "--precision", "int8",
@@ -201,7 +201,7 @@ def test_stylize_runs_on_the_chosen_variant(variant_catalogue, tmp_path):
 
 
 def test_bench_records_the_precision_next_to_the_provider(variant_catalogue, bikes_clip):
-    pytest.importorskip("psutil")
+    need_module("psutil")
     from stylecam.bench import run as bench_run
 
     ap = argparse.ArgumentParser()

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import read_frames, wait_for
+from conftest import need_module, read_frames, wait_for
 from stylecam import preprocess
 from stylecam.cli import main
 from stylecam.framepath import FramePath, FrameSettings
@@ -18,7 +18,7 @@ from stylecam.segment import Blender, PersonMatte, weights
 from stylecam.styles import STYLE_DIM
 from stylecam.stylize import processing_size
 
-skimage_data = pytest.importorskip("skimage.data")
+skimage_data = need_module("skimage.data", "scikit-image")
 
 # rows, columns in the 512x512 pictures
 FACES = {"astronaut": (slice(70, 160), slice(190, 250)), "camera": (slice(95, 185), slice(185, 245))}

@@ -11,13 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port, wait_for
+from conftest import free_port, need_ffmpeg, wait_for
 from streaming_helpers import (
     Daemon,
     Nginx,
     elapsed,
     frame_rate,
-    need_ffmpeg,
     need_nginx_rtmp,
     probe,
     wait_state,
@@ -108,21 +107,23 @@ def test_server_crash_and_restart_is_survived_without_help(daemon, nginx):
     start_stream(daemon, {"server": f"rtmp://127.0.0.1:{nginx.port}/live", "key": KEY, "preset": "custom",
                           "bitrate_kbps": 500})
     wait_state(daemon, "live", timeout=30)
-    time.sleep(2)
+    wait_for(lambda: daemon.rtmp()["frames"] >= 2 * FPS and nginx.recordings(), what="two seconds on the server")
     first = nginx.recordings()
     sent_before = null_frames(daemon)
 
     nginx.kill()
     down = wait_state(daemon, "reconnecting", timeout=20)
     assert down["last_error"] and KEY not in down["last_error"]
-    time.sleep(1.5)  # still down: the daemon keeps retrying, and every other output keeps going
+    # still down: the daemon keeps retrying, and every other output keeps going
+    wait_for(lambda: daemon.rtmp()["restarts"] > down["restarts"], what="a retry while the server is down")
     assert null_frames(daemon) > sent_before
     assert daemon.rtmp()["state"] in ("reconnecting", "starting")
 
     nginx.start()
     back = wait_state(daemon, "live", timeout=10, what="the stream to reconnect within 10 s of the restart")
     assert back["restarts"] >= 1
-    time.sleep(2)
+    frames_back = back["frames"]
+    wait_for(lambda: daemon.rtmp()["frames"] >= frames_back + 2 * FPS, what="two seconds on the restarted server")
     stop_stream(daemon)
     info = probe(finished_recording(nginx, exclude=first))
     assert info["video"]["codec_name"] == "h264" and int(info["video"]["nb_read_frames"]) > 0

@@ -12,12 +12,11 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import free_port, wait_for
+from conftest import free_port, need_ffmpeg, wait_for
 from streaming_helpers import (
     Daemon,
     Nginx,
     free_udp_port,
-    need_ffmpeg,
     need_nginx_rtmp,
     process_gone,
     stop_process,

@@ -8,7 +8,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from streaming_helpers import need_ffmpeg
+from conftest import need_ffmpeg
 from stylecam.outputs import OutputError, create_output
 from stylecam.outputs.ffmpeg import FrameQueue, summarize
 from stylecam.outputs.rtmp import PRESETS, fit_filter, resolve

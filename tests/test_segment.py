@@ -6,11 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import read_frames
+from conftest import need_module, read_frames
 from stylecam import preprocess
 from stylecam.segment import Blender, MatteSettings, PersonMatte, Segmenter, weights
 
-skimage_data = pytest.importorskip("skimage.data")
+skimage_data = need_module("skimage.data", "scikit-image")
 
 
 def astronaut() -> np.ndarray:

