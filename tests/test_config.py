@@ -113,3 +113,89 @@ def test_any_config_loads_or_fails_with_config_error(data):
     # what loads is usable: numbers finite and in range
     assert 1 <= cfg.processing.target_fps <= 240 and math.isfinite(cfg.output.fps)
     assert 0 <= cfg.style.strength <= 1
+
+
+# -- the one table of limits and choices -------------------------------------------------------------
+def _refusals(value_for_config: dict, api_body: dict, stylize_flags: list[str]):
+    """What config validation, POST /params and `stylecam stylize` say about one bad value."""
+    from stylecam.api import ApiError, validate_params
+    from stylecam.stylize import UserError, settings_from
+
+    said = []
+    for check, error in ((lambda: from_dict(value_for_config), ConfigError),
+                         (lambda: validate_params(api_body), ApiError),
+                         (lambda: settings_from(cli._parser().parse_args(["stylize", "in.png", "out.png",
+                                                                          *stylize_flags])), UserError)):
+        with pytest.raises(error) as err:
+            check()
+        said.append(str(err.value))
+    return said
+
+
+def test_config_api_and_stylize_take_their_bounds_from_one_table(monkeypatch):
+    from stylecam import config
+
+    assert _refusals({"style": {"strength": 1.5}}, {"strength": 1.5}, ["--strength", "1.5"]) == [
+        "style.strength: must be between 0 and 1", "strength: must be between 0 and 1",
+        "--strength 1.5: give a number from 0 (original) to 1 (full style)"]
+    monkeypatch.setitem(config.LIMITS, "strength", config.Span(0, 2))  # one change reaches all three
+    from_dict({"style": {"strength": 1.5}})
+    assert _refusals({"style": {"strength": 2.5}}, {"strength": 2.5}, ["--strength", "2.5"]) == [
+        "style.strength: must be between 0 and 2", "strength: must be between 0 and 2",
+        "--strength 2.5: give a number from 0 (original) to 2 (full style)"]
+
+
+def test_messages_built_from_the_table_read_as_before():
+    from stylecam.api import ApiError, validate_params
+
+    for data, message in [
+        ({"processing": {"target_fps": 0}}, "processing.target_fps: must be between 1 and 240"),
+        ({"api": {"port": 70000}}, "api.port: must be between 0 and 65535 (0 picks a free port)"),
+        ({"processing": {"idle_after_s": 601.0}}, "processing.idle_after_s: must be between 0 and 600 seconds"),
+        ({"input": {"width": 8}}, "input.width/input.height: the requested camera size must be between "
+                                  "16x16 and 7680x4320"),
+        ({"style": {"region": "face"}}, "style.region: 'face'; choose one of all, background, person"),
+        ({"rtmp": {"bitrate_kbps": 5}}, "rtmp.bitrate_kbps: 5; 0 (the preset's) or 100 to 50000"),
+        ({"rtmp": {"width": 4000}}, "rtmp.width: 4000; 0 (the preset's) or an even number from 16 to 3840"),
+        ({"rtmp": {"fps": 121}}, "rtmp.fps: 121; 0 (the preset's) or 1 to 120"),
+    ]:
+        with pytest.raises(ConfigError) as err:
+            from_dict(data)
+        assert str(err.value) == message
+    with pytest.raises(ApiError, match=r"^smoothing: use one of off, ema, flow$"):
+        validate_params({"smoothing": "blur"})
+
+
+def test_argparse_choices_are_the_tables():
+    from stylecam import config
+
+    def choices(*argv):
+        parser = cli._parser()
+        sub = next(a for a in parser._actions if a.dest == "cmd").choices[argv[0]]
+        return {a.dest: tuple(a.choices) for a in sub._actions if a.choices}
+
+    for command in ("run", "stylize", "bench"):
+        found = choices(command)
+        for dest in ("smoothing", "precision", "region"):
+            assert found[dest] == config.LIMITS[dest], (command, dest)
+    assert choices("run")["on_demand"] == config.LIMITS["on_demand"]
+    assert choices("bench")["provider"] == config.LIMITS["provider"]
+
+
+def test_stylize_and_bench_build_their_config_the_way_run_does():
+    from stylecam.bench import bench_config
+    from stylecam.stylize import settings_from
+
+    flags = ["--style", "udnie", "--smoothing", "ema", "--precision", "int8", "--region", "person"]
+    run = cli.build_config(cli._parser().parse_args(["run", "--input", "demo", *flags, "--size", "96x54"]))
+    settings = settings_from(cli._parser().parse_args(["stylize", "in.png", "out.png", *flags, "--size", "96x54"]))
+    assert (settings.style, settings.smoothing, settings.precision, settings.region, settings.max_size) == \
+           (run.style.name, run.style.smoothing, run.processing.precision, run.style.region, (96, 54))
+    args = cli._parser().parse_args(["bench", *flags, "--provider", "cpu", "--max-size", "128x72",
+                                     "--min-size", "64x36", "--target-fps", "12"])
+    bench = bench_config(args, "demo", (320, 180))
+    assert (bench.style.name, bench.style.smoothing, bench.processing.precision, bench.style.region) == \
+           (run.style.name, run.style.smoothing, run.processing.precision, run.style.region)
+    assert bench.processing.providers == ["cpu"] and bench.processing.target_fps == 12
+    assert (bench.processing.max_size, bench.processing.min_size) == ("128x72", "64x36")
+    assert bench.output.targets == ["null"] and not bench.api.enabled
