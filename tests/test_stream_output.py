@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import need_ffmpeg, wait_for
+from conftest import need, need_ffmpeg, wait_for
 from streaming_helpers import Daemon, free_udp_port, stop_process
 
 W, H, FPS = 320, 180, 15
@@ -84,8 +84,7 @@ def test_local_udp_stream_decodes_for_a_reader_that_joins_late(daemon):
 
 
 def test_srt_listener_serves_one_reader_after_another(daemon):
-    if "srt" not in daemon.urls:
-        pytest.skip("this ffmpeg has no SRT support (libsrt)")
+    need("an ffmpeg with SRT support (libsrt; Debian's and Ubuntu's have it)", "srt" in daemon.urls)
     reader_url = daemon.urls["srt"].split("?")[0]  # the reader calls the daemon's listener
     for _ in range(2):  # OBS closing and reopening the source
         assert_stylized_clip(read_stream(reader_url, frames=FPS, tries=3), FPS)
