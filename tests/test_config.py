@@ -183,7 +183,7 @@ def test_argparse_choices_are_the_tables():
 
 
 def test_stylize_and_bench_build_their_config_the_way_run_does():
-    from stylecam.bench import bench_config
+    from stylecam.bench.run import bench_config
     from stylecam.stylize import settings_from
 
     flags = ["--style", "udnie", "--smoothing", "ema", "--precision", "int8", "--region", "person"]

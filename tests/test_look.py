@@ -4,14 +4,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import make_config
+from conftest import make_config, need_module
 from stylecam import config as config_mod
 from stylecam.look import grid_ratio, look_figures
 from stylecam.pipeline import Pipeline
 
 
 def photo() -> np.ndarray:
-    skimage_data = pytest.importorskip("skimage.data")
+    skimage_data = need_module("skimage.data", "scikit-image")
     return cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)
 
 
