@@ -43,6 +43,8 @@ class Output:
         self._fresh = False  # paced: holding a frame not written yet
         self._due = 0.0      # paced: when the next tick writes
         self._stop = threading.Event()
+        self._counts = threading.Lock()  # fail() from another thread: no frame counts as sent after it
+        self._failed = False
         self._thread: threading.Thread | None = None
 
     # -- to implement ---------------------------------------------------------
@@ -97,7 +99,9 @@ class Output:
         t0 = time.perf_counter()
         try:
             self.write(frame)
-            self.sent += 1
+            with self._counts:
+                if not self._failed:
+                    self.sent += 1
         except OutputFailed as exc:
             self.fail(str(exc))
         except Exception as exc:
@@ -110,9 +114,11 @@ class Output:
     def fail(self, message: str) -> None:
         """Stop taking frames for good: the error stays in /status (errors, last_error) and is
         logged once; close() still runs when the output is stopped or removed."""
-        self.errors += 1
-        self.last_error = message
-        self._stop.set()
+        with self._counts:
+            self.errors += 1
+            self.last_error = message
+            self._failed = True
+            self._stop.set()
         log.error("output %s: %s; this output has stopped", self.name, message)
 
     def _run(self) -> None:
