@@ -127,21 +127,26 @@ def build_config(args) -> Config:
     return apply_flags(load(getattr(args, "config", None)), args)
 
 
+# flags that set one key: (flag, config section, key, a number (0 counts) rather than a name)
+FLAGS = (
+    ("input", "input", "source", False), ("style", "style", "name", False),
+    ("smoothing", "style", "smoothing", False), ("strength", "style", "strength", True),
+    ("region", "style", "region", False), ("max_size", "processing", "max_size", False),  # bench: both ends
+    ("min_size", "processing", "min_size", False), ("threads", "processing", "threads", True),
+    ("precision", "processing", "precision", False), ("target_fps", "processing", "target_fps", True),
+    ("quality", "processing", "quality", False), ("device", "processing", "device", True),
+    ("on_demand", "processing", "on_demand", False), ("output_size", "output", "size", False),
+    ("port", "api", "port", True),
+)
+
+
 def apply_flags(cfg: Config, args) -> Config:
     """The command line's flags over `cfg`, validated: the one way `run`, `stylize` and `bench`
     turn their flags into a Config (a flag a command does not have is left alone)."""
     from .config import parse_size, validate
 
-    if getattr(args, "input", None):
-        cfg.input.source = args.input
     if getattr(args, "no_loop", False):
         cfg.input.loop = False
-    if getattr(args, "style", None):
-        cfg.style.name = args.style
-    if getattr(args, "smoothing", None):
-        cfg.style.smoothing = args.smoothing
-    if getattr(args, "strength", None) is not None:
-        cfg.style.strength = args.strength
     if getattr(args, "preserve_color", None):
         cfg.style.preserve_color = True
     if getattr(args, "size", None):
@@ -150,32 +155,14 @@ def apply_flags(cfg: Config, args) -> Config:
         mw, mh = parse_size(cfg.processing.min_size, "processing.min_size")
         if mw > w or mh > h:  # a small --size also lowers the smallest size
             cfg.processing.min_size = args.size
-    if getattr(args, "max_size", None):  # bench: both ends, as given
-        cfg.processing.max_size = args.max_size
-    if getattr(args, "min_size", None):
-        cfg.processing.min_size = args.min_size
     if getattr(args, "provider", None):
         cfg.processing.providers = [args.provider]
-    if getattr(args, "threads", None) is not None:
-        cfg.processing.threads = args.threads
-    if getattr(args, "precision", None):
-        cfg.processing.precision = args.precision
-    if getattr(args, "region", None):
-        cfg.style.region = args.region
-    if getattr(args, "output_size", None):
-        cfg.output.size = args.output_size
     if getattr(args, "fps", None):
         cfg.processing.target_fps = cfg.output.fps = args.fps
-    if getattr(args, "target_fps", None) is not None:
-        cfg.processing.target_fps = args.target_fps
-    if getattr(args, "quality", None):
-        cfg.processing.quality = args.quality
-    if getattr(args, "device", None) is not None:
-        cfg.processing.device = args.device
-    if getattr(args, "on_demand", None):
-        cfg.processing.on_demand = args.on_demand
-    if getattr(args, "port", None) is not None:
-        cfg.api.port = args.port
+    for flag, section, key, number in FLAGS:  # --target-fps (bench) after --fps (run)
+        value = getattr(args, flag, None)
+        if (value is not None) if number else value:
+            setattr(getattr(cfg, section), key, value)
     if getattr(args, "no_api", False):
         cfg.api.enabled = False
     return validate(cfg)
