@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import hmac
+import ipaddress
 import json
 import logging
 import os
@@ -173,7 +174,24 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address, api: "ControlApi"):
         self.api = api  # what RequestHandler reaches the routes, the token and the panel through
+        if ":" in address[0]:  # ::1, or :: (every interface) with api.allow_remote
+            self.address_family = socket.AF_INET6
         super().__init__(address, RequestHandler)
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _url_host(host: str) -> str:
+    """How a client on this machine names an API listening on `host` (IPv6 in brackets)."""
+    if host in ("0.0.0.0", "::"):  # every interface: loopback reaches it
+        host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+    return f"[{host}]" if ":" in host else host
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -218,6 +236,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         for name, value in {**SECURITY_HEADERS, **reply.headers}.items():
             self.send_header(name, value)
+        if self.close_connection:  # the client learns it must not send another request
+            self.send_header("Connection", "close")
         self._headers_buffer.append(b"\r\n" + reply.data)  # headers and body in one send
         self.flush_headers()
 
@@ -250,7 +270,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _check_host(self) -> None:
         host = (self.headers.get("Host") or "").strip()
         hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
-        if hostname.lower() not in self.server.api.allowed_hosts:
+        if not self.server.api.host_allowed(hostname):
             self.close_connection = True
             raise ApiError(403, "Host header must be 127.0.0.1, localhost or [::1]")
 
@@ -269,8 +289,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding"):  # a chunked body would be read as the next request
             self.close_connection = True
             raise ApiError(411, "Transfer-Encoding is not supported: send the body with a Content-Length")
-        length_text = (self.headers.get("Content-Length") or "0").strip()
-        if not length_text.isdigit():  # also "-1" and "+5"
+        length_text = self.headers.get("Content-Length", "0").strip()
+        if not (length_text.isascii() and length_text.isdigit()):  # also "-1", "+5", "" and "\u00b2"
             self.close_connection = True
             raise ApiError(400, "bad Content-Length: give the body's size in bytes")
         length = int(length_text)
@@ -319,9 +339,9 @@ class ControlApi:
             ("POST", "/rtmp/start"): lambda body: daemon.rtmp_start(body),
             ("POST", "/rtmp/stop"): lambda _: daemon.rtmp_stop(),
         }
-        self.host = host
+        self.host = host = host.strip("[]")  # [::1] as in a URL: the address ::1
         # a remote client sends the address it dialled: with api.allow_remote, that one counts too
-        self.allowed_hosts = LOOPBACK_HOSTS | ({host.lower()} if host not in ("0.0.0.0", "::") else set())
+        self.allowed_hosts = LOOPBACK_HOSTS | {host.lower(), _url_host(host).lower()}
         try:
             self.server = _Server((host, port), self)
         except OSError as exc:
@@ -333,14 +353,28 @@ class ControlApi:
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, name="api", daemon=True)
 
+    @property
+    def netloc(self) -> str:
+        """HOST:PORT that reaches the API from this machine (for links, e.g. the panel's)."""
+        return f"{_url_host(self.server.server_address[0])}:{self.port}"
+
+    def host_allowed(self, hostname: str) -> bool:
+        """The Host header's name is one this daemon answers to. Listening on every interface
+        (0.0.0.0 or :: with api.allow_remote), any IP address counts: remote clients dial one of
+        this machine's; a DNS rebinding attack needs a host name, and names stay refused."""
+        name = hostname.lower()
+        return name in self.allowed_hosts or (self.host in ("0.0.0.0", "::") and _is_ip(name))
+
     def start(self) -> "ControlApi":
         self._thread.start()
         address = self.server.server_address[0]
+        shown = f"[{address}]" if ":" in address else address
         if address in LOOPBACK_HOSTS or address.startswith("127."):
-            log.info("control API on http://%s:%d", address, self.port)
+            log.info("control API on http://%s:%d", shown, self.port)
         else:
-            log.warning("control API on http://%s:%d: reachable from other machines (api.allow_remote); "
-                        "anyone with the token can control stylecam", address, self.port)
+            log.warning("control API on http://%s:%d%s: reachable from other machines (api.allow_remote); "
+                        "anyone with the token can control stylecam", shown, self.port,
+                        " (every interface)" if address in ("0.0.0.0", "::") else "")
         return self
 
     def stop(self) -> None:

@@ -235,7 +235,7 @@ def cmd_run(args) -> int:
              st["style"], st["provider"], st["precision"], st["output_size"],
              ", ".join(o["name"] for o in st["outputs"]))
     if service.api:
-        link = service.api.panel.login_link(f"127.0.0.1:{service.api.port}")
+        link = service.api.panel.login_link(service.api.netloc)
         log.info("control panel: %s (a one-time link for 10 minutes; `stylecam panel` makes a new one)", link)
     while not stop.is_set() and not service.wait(0.5):
         pass

@@ -34,7 +34,7 @@ START_FIELDS: dict[str, tuple] = {
 
 
 class RtmpStartError(OutputError):
-    """The stream cannot start (api.ERROR_STATUS turns it into an HTTP status)."""
+    """The stream cannot start (api.status_for turns it into an HTTP status)."""
 
 
 class RtmpSettingsError(RtmpStartError):

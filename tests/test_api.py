@@ -331,9 +331,9 @@ def test_daemon_still_serves_and_runs_after_the_abuse(client, daemon):
 
 
 # -- HTTP edges over a raw socket ------------------------------------------------------------------
-def raw_exchange(port: int, data: bytes, timeout: float = 10.0) -> bytes:
+def raw_exchange(port: int, data: bytes, timeout: float = 10.0, host: str = "127.0.0.1") -> bytes:
     """Send `data`, read until the daemon closes the connection."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+    with socket.create_connection((host, port), timeout=timeout) as s:
         s.sendall(data)
         chunks = []
         while True:
@@ -357,28 +357,55 @@ def test_a_chunked_body_is_refused_and_never_read_as_the_next_request(daemon):
                          + TOKEN.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
     assert reply.startswith(b"HTTP/1.1 411 ")
     assert reply.count(b"HTTP/1.1 ") == 1  # the connection closed: the smuggled request got no answer
+    assert b"\r\nConnection: close\r\n" in reply.partition(b"\r\n\r\n")[0] + b"\r\n"  # and the reply said so
 
 
-@pytest.mark.parametrize("length", [b"-1", b"+5", b"abc", b" 1e3"])
+@pytest.mark.parametrize("length", [b"-1", b"+5", b"abc", b" 1e3", b"", b"\xb2", b"1_0"])  # \xb2: a superscript 2
 def test_a_content_length_that_is_not_a_byte_count_is_a_400(daemon, length):
     reply = raw_exchange(daemon.api.port, b"POST /params HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
                          + TOKEN.encode() + b"\r\nContent-Length: " + length + b"\r\n\r\n{}")
-    assert reply.startswith(b"HTTP/1.1 400 ") and b"Content-Length" in reply
+    assert reply.startswith(b"HTTP/1.1 400 ") and b"Content-Length" in reply and b"too large" not in reply
+    assert reply.count(b"HTTP/1.1 ") == 1  # closed: the "{}" after the headers was not read as a request
 
 
 def test_keep_alive_requests_on_one_connection_all_answer_in_order(daemon):
     import http.client
 
     conn = http.client.HTTPConnection("127.0.0.1", daemon.api.port, timeout=10)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
     try:
-        for i in range(40):
-            path = "/status" if i % 2 else "/styles"
-            conn.request("GET", path, headers={"Authorization": f"Bearer {TOKEN}"})
+        conn.connect()
+        first = conn.sock
+        for i in range(60):
+            if i % 3 == 2:
+                conn.request("POST", "/params", body=json.dumps({"strength": 1.0}), headers=auth)
+            else:
+                conn.request("GET", "/status" if i % 3 else "/styles", headers=auth)
             resp = conn.getresponse()
             body = json.loads(resp.read())
-            assert resp.status == 200 and ("fps" in body if i % 2 else "styles" in body or body)
+            assert resp.status == 200 and resp.getheader("Connection") is None, body
+            assert ["styles", "fps", "applied"][i % 3] in body
+        assert conn.sock is first  # one connection for all of them: none was closed under the client
     finally:
         conn.close()
+
+
+def test_pipelined_requests_get_one_complete_answer_each_in_order(daemon):
+    auth = b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+    body = b'{"strength": 1.0}'
+    reply = raw_exchange(daemon.api.port,
+                         b"GET /styles HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth + b"\r\n"
+                         + b"POST /params HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth
+                         + b"Content-Length: %d\r\n\r\n" % len(body) + body
+                         + b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + auth + b"\r\n")
+    answers = []
+    while reply:
+        head, _, rest = reply.partition(b"\r\n\r\n")
+        length = int(next(line for line in head.split(b"\r\n") if line.startswith(b"Content-Length: "))[16:])
+        answers.append((head.split(b"\r\n")[0], json.loads(rest[:length])))
+        reply = rest[length:]
+    assert [line for line, _ in answers] == [b"HTTP/1.1 200 OK"] * 3
+    assert "styles" in answers[0][1] and answers[1][1] == {"applied": {"strength": 1.0}} and "fps" in answers[2][1]
 
 
 def test_a_token_file_readable_by_others_is_tightened_to_0600(tmp_path):
@@ -420,6 +447,69 @@ def test_an_address_not_on_this_machine_is_its_own_error():
 
     with pytest.raises(OSError, match="api.host '10.255.255.1' is not an address of this machine"):
         ControlApi(object(), "10.255.255.1", 0, token=TOKEN)
+
+
+def _lan_address() -> str | None:
+    """This machine's address on its default route (a UDP connect sends nothing), if any."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 9))
+        except OSError:
+            return None
+        address = s.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+def test_allow_remote_on_every_interface_answers_remote_clients_by_ip_not_by_name(catalogue, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="stylecam.api"):
+        svc = Service(make_config(api={"host": "0.0.0.0", "allow_remote": True}), catalogue,
+                      outputs=["null"], token=TOKEN).start()
+    try:
+        port = svc.api.port
+        assert any(f"0.0.0.0:{port} (every interface)" in r.message for r in caplog.records)
+        assert svc.api.netloc == f"127.0.0.1:{port}"  # the panel link a local browser can open
+        ask = "GET /status HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer " + TOKEN + "\r\nConnection: close\r\n\r\n"
+        lan = _lan_address() or "127.0.0.1"
+        # a remote client names the address it dialled; a host name is still refused (DNS rebinding)
+        assert raw_exchange(port, ask.format(f"{lan}:{port}").encode(), host=lan).startswith(b"HTTP/1.1 200 ")
+        assert raw_exchange(port, ask.format("[fd00::2]").encode()).startswith(b"HTTP/1.1 200 ")
+        assert raw_exchange(port, ask.format(f"evil.example:{port}").encode()).startswith(b"HTTP/1.1 403 ")
+        assert raw_exchange(port, ask.format(f"{lan}.nip.io").encode()).startswith(b"HTTP/1.1 403 ")
+    finally:
+        svc.stop()
+
+
+@pytest.mark.parametrize("host", ["::1", "[::1]"])
+def test_the_ipv6_loopback_is_a_loopback_host(catalogue, host):
+    svc = Service(make_config(api={"host": host}), catalogue, outputs=["null"], token=TOKEN).start()
+    try:
+        assert svc.api.netloc == f"[::1]:{svc.api.port}"
+        with socket.create_connection(("::1", svc.api.port), timeout=10) as s:
+            s.sendall(f"GET /status HTTP/1.1\r\nHost: [::1]:{svc.api.port}\r\nAuthorization: Bearer {TOKEN}\r\n"
+                      "Connection: close\r\n\r\n".encode())
+            assert s.recv(100).startswith(b"HTTP/1.1 200 ")
+    finally:
+        svc.stop()
+
+
+@pytest.mark.parametrize("api_yaml, prefix, message", [
+    ("host: 0.0.0.0", "config error: ", "api.host: '0.0.0.0' would let other machines reach the control API"),
+    ("host: 10.255.255.1\n  allow_remote: true", "stylecam: ", "api.host '10.255.255.1' is not an address of this machine"),
+])
+def test_stylecam_run_names_the_api_host_key_and_exits_2(tmp_path, capsys, api_yaml, prefix, message):
+    config = tmp_path / "config.yaml"
+    config.write_text(f"api:\n  port: 0\n  {api_yaml}\n")
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    try:
+        rc = cli.main(["run", "--config", str(config), "--input", "demo", "--output", "null"])
+    finally:
+        signal.signal(signal.SIGINT, handlers[0])
+        signal.signal(signal.SIGTERM, handlers[1])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith(prefix) and message in err
+    assert "another stylecam" not in err and "Traceback" not in err
 
 
 def test_every_explained_error_is_a_stylecam_error_and_api_maps_them_in_one_table():
