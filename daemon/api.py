@@ -33,7 +33,9 @@ from typing import Any, Callable
 
 from .config import LIMITS, Choices, ConfigError
 from .errors import StylecamError
+from .outputs import OutputError
 from .paths import user_config_dir
+from .rtmp_control import START_FIELDS, RtmpSettingsError, RtmpUnavailableError
 from .styles import StyleError
 
 log = logging.getLogger(__name__)
@@ -50,20 +52,16 @@ class ApiError(Exception):
         self.status = status
 
 
-def _error_status() -> list[tuple[type, int]]:
-    from .outputs import OutputError
-    from .rtmp_control import RtmpSettingsError, RtmpUnavailableError
-
-    # the first matching class wins: the specific ones first
-    return [(StyleError, 404), (RtmpSettingsError, 400), (RtmpUnavailableError, 503), (ConfigError, 400),
-            (OutputError, 503), (StylecamError, 400)]
+# the one place domain errors become HTTP statuses; the first matching class wins
+ERROR_STATUS: tuple[tuple[type[StylecamError], int], ...] = (
+    (StyleError, 404), (RtmpSettingsError, 400), (RtmpUnavailableError, 503), (ConfigError, 400),
+    (OutputError, 503), (StylecamError, 400))
 
 
-def status_for(exc: Exception) -> int:
-    """The one place domain errors become HTTP statuses."""
+def status_for(exc: ApiError | StylecamError) -> int:
     if isinstance(exc, ApiError):
         return exc.status
-    return next(code for kind, code in _error_status() if isinstance(exc, kind))
+    return next(code for kind, code in ERROR_STATUS if isinstance(exc, kind))
 
 
 # sent with every answer: nothing may frame the daemon's pages or load anything from elsewhere
@@ -336,7 +334,7 @@ class ControlApi:
             ("POST", "/style"): self._style,
             ("POST", "/params"): self._params,
             ("GET", "/rtmp"): lambda _: daemon.rtmp_status(),
-            ("POST", "/rtmp/start"): lambda body: daemon.rtmp_start(body),
+            ("POST", "/rtmp/start"): lambda body: daemon.rtmp_start(check_fields(body, START_FIELDS)),
             ("POST", "/rtmp/stop"): lambda _: daemon.rtmp_stop(),
         }
         self.host = host = host.strip("[]")  # [::1] as in a URL: the address ::1

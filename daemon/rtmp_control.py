@@ -12,7 +12,6 @@ import logging
 import threading
 from pathlib import Path
 
-from .api import check_fields
 from .outputs.base import OutputError
 from .outputs.rtmp import PRESETS, RtmpOutput, join_url, resolve
 from .paths import user_config_dir, write_private
@@ -34,7 +33,7 @@ START_FIELDS: dict[str, tuple] = {
 
 
 class RtmpStartError(OutputError):
-    """The stream cannot start (api.status_for turns it into an HTTP status)."""
+    """The stream cannot start (api.ERROR_STATUS turns it into an HTTP status)."""
 
 
 class RtmpSettingsError(RtmpStartError):
@@ -78,8 +77,9 @@ class RtmpController:
     # -- API ---------------------------------------------------------------------------------
     def start(self, body) -> dict:
         """Start (or restart with new settings) the stream. Body: {server, key, preset} or {url},
-        optional width, height, fps, bitrate_kbps, fit (crop|pad), audio, save_key."""
-        body = check_fields({} if body is None else body, START_FIELDS)
+        optional width, height, fps, bitrate_kbps, fit (crop|pad), audio, save_key (the field
+        types, START_FIELDS, are the API's to check: this module knows no HTTP)."""
+        body = {} if body is None else body
         try:
             settings, key = self._settings(body)
         except OutputError as exc:

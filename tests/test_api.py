@@ -166,6 +166,9 @@ BAD_REQUESTS = [
     ("GET", "/nope", None, 404, "no endpoint"),
     ("GET", "/../../etc/passwd", None, 404, "no endpoint"),
     ("PATCH", "/status", None, 501, "Unsupported method"),
+    ("POST", "/rtmp/start", json.dumps({"server": 5}).encode(), 400, "server: expected str"),
+    ("POST", "/rtmp/start", json.dumps({"colour": 1}).encode(), 400, "unknown field(s) colour"),
+    ("POST", "/rtmp/start", json.dumps({"url": "http://example.com/app/k"}).encode(), 400, "must start with rtmp://"),
 ]
 
 
