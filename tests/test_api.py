@@ -411,14 +411,21 @@ def test_pipelined_requests_get_one_complete_answer_each_in_order(daemon):
     assert "styles" in answers[0][1] and answers[1][1] == {"applied": {"strength": 1.0}} and "fps" in answers[2][1]
 
 
-def test_a_token_file_readable_by_others_is_tightened_to_0600(tmp_path):
-    from stylecam.api import load_or_create_token
+def test_a_token_file_readable_by_others_is_tightened_to_0600_at_daemon_start(catalogue, config_dir, caplog):
+    import logging
 
-    path = tmp_path / "token"
-    path.write_text("abc123\n")
+    path = config_dir / "token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("abc123-the-same-token\n")
     os.chmod(path, 0o644)
-    assert load_or_create_token(path) == "abc123"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with caplog.at_level(logging.WARNING, logger="stylecam.api"):
+        svc = Service(make_config(), catalogue, outputs=["null"])  # no token given: the file's
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert svc.api.token == "abc123-the-same-token"  # tightened, not replaced
+        assert any("now 0600" in r.message for r in caplog.records)
+    finally:
+        svc.stop()
 
 
 def test_a_non_loopback_api_host_needs_allow_remote():
