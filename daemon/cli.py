@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", type=int, help="which GPU (processing.device; `stylecam doctor` lists them)")
     run.add_argument("--quality", choices=LIMITS["quality"],
                      help="fast: hold the frame rate at any processing size | balanced (default): upscale at "
-                     "most 2.5x, lower the frame rate below that | best: paint at the largest size")
+                     "most 4x, lower the frame rate below that | best: paint at the largest size")
     run.add_argument("--no-loop", action="store_true", help="stop at the end of a video file input")
     run.add_argument("--on-demand", choices=ON_DEMAND_MODES,
                      help="auto: idle while no app reads the virtual camera (default) | always | never")
