@@ -17,7 +17,7 @@ For each output size (640x360, 1280x720, 1920x1080):
    - block grid: stylecam.look.grid_ratio of the published frames (1.00: none; goal <= 1.15);
    - at 1280x720: warping error at the output size (quality.warping_error), frame path with
      smoothing off (before the runtime smoothing), beside the teacher's.
-Pictures (100 % crops: input | live default | teacher at full size) go to docs/img/live_look_*.png.
+Pictures (100 % crops: input | live default | teacher at full size) go to docs/img/live_look_*.jpg.
 """
 from __future__ import annotations
 
@@ -178,8 +178,9 @@ def write_pictures(folder: Path, engine, teacher, catalogue, proc, smoothing, fa
         tiles = [t[y:y + 300, x:x + 400] for t in (img, live, full)]
         labels = ("input", f"live default ({proc[0]}x{proc[1]} -> 1280x720)", "teacher at 1280x720")
         tiles = [_label(t, s) for t, s in zip(tiles, labels)]
-        path = folder / f"live_look_{name}.png"
-        cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(tiles, 1), cv2.COLOR_RGB2BGR))
+        path = folder / f"live_look_{name}.jpg"
+        cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(tiles, 1), cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 92])
         written.append(path.name)
     return written
 
@@ -272,7 +273,8 @@ def main(argv=None) -> None:
     res = evaluate(a.content, a.styles_dir, processing, a.threads, a.pictures, face, a.models, box)
     from ..styles import load_catalogue
 
-    model = str(load_catalogue(a.models).model_path)
+    path = load_catalogue(a.models).model_path
+    model = f"{path.parent.name}/{path.name}"
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(res, indent=1) + "\n")
     kept = ""
