@@ -108,9 +108,12 @@ def platform_kwargs() -> dict:
     window on Windows)."""
     if sys.platform == "win32":
         return {"creationflags": subprocess.CREATE_NO_WINDOW}
+    # its own session: Ctrl+C in the terminal reaches stylecam only, which then closes its
+    # children in order (an ffmpeg that got the SIGINT itself died with code 255 first, and a
+    # recording's last fragment was cut)
     if _PRCTL is not None:
-        return {"preexec_fn": _die_with_parent(os.getpid())}
-    return {}
+        return {"preexec_fn": _die_with_parent(os.getpid()), "start_new_session": True}
+    return {"start_new_session": True}
 
 
 def popen(cmd: list[str], **kwargs) -> subprocess.Popen:

@@ -84,3 +84,23 @@ def test_without_ffmpeg_the_opencv_writer_also_stops_on_a_full_disk(tiny_fs, tes
     finally:
         pipe.stop()
     assert shutil.disk_usage(tiny_fs).free < 2 * 640 * 360 * 3
+
+
+def test_ctrl_c_in_the_terminal_stops_the_recording_cleanly(tmp_path):
+    """A terminal's Ctrl+C signals the whole foreground process group: ffmpeg must not get it
+    (it died with code 255 before stylecam closed it), stylecam closes the file itself."""
+    import os
+    import signal
+
+    need_ffmpeg()
+    path = tmp_path / "rec.mp4"
+    daemon = daemon_with_file(tmp_path / "d", path)
+    try:
+        wait_for(lambda: outputs(daemon)[f"file:{path}"]["frames"] > 2 * FPS, timeout=120,
+                 what="two seconds recorded")
+        os.killpg(daemon.proc.pid, signal.SIGINT)  # the daemon's group, as the terminal does
+        assert daemon.proc.wait(timeout=60) == 0
+    finally:
+        daemon.stop()
+    assert "ffmpeg exited" not in daemon.log(), daemon.log()[-2000:]
+    assert int(probe(path)["nb_read_frames"]) >= 2 * FPS
