@@ -22,6 +22,20 @@ def outputs(daemon: Daemon) -> dict:
     return {o["name"]: o for o in daemon.status()["outputs"]}
 
 
+def recording(tmp_path, seconds: int):
+    """A daemon recording to tmp_path/rec.mp4, once `seconds` of it are written: (daemon, path)."""
+    need_ffmpeg()
+    path = tmp_path / "rec.mp4"
+    daemon = daemon_with_file(tmp_path / "d", path)
+    try:
+        wait_for(lambda: outputs(daemon)[f"file:{path}"]["frames"] > seconds * FPS, timeout=120,
+                 what=f"{seconds} seconds recorded")
+    except BaseException:
+        daemon.stop()
+        raise
+    return daemon, path
+
+
 def test_a_full_disk_stops_the_file_output_with_an_error_and_the_daemon_carries_on(tmp_path, tiny_fs):
     need_ffmpeg()
     path = tiny_fs / "rec.mp4"
@@ -46,12 +60,8 @@ def test_a_full_disk_stops_the_file_output_with_an_error_and_the_daemon_carries_
 
 
 def test_a_killed_daemon_leaves_a_playable_recording(tmp_path):
-    need_ffmpeg()
-    path = tmp_path / "rec.mp4"
-    daemon = daemon_with_file(tmp_path / "d", path)
+    daemon, path = recording(tmp_path, 3)
     try:
-        wait_for(lambda: outputs(daemon)[f"file:{path}"]["frames"] > 3 * FPS, timeout=120,
-                 what="three seconds recorded")
         pids = daemon.ffmpeg_pids()
         daemon.kill()
         wait_for(lambda: all(process_gone(p) for p in pids), timeout=10, what="ffmpeg to end with its daemon")
@@ -92,12 +102,8 @@ def test_ctrl_c_in_the_terminal_stops_the_recording_cleanly(tmp_path):
     import os
     import signal
 
-    need_ffmpeg()
-    path = tmp_path / "rec.mp4"
-    daemon = daemon_with_file(tmp_path / "d", path)
+    daemon, path = recording(tmp_path, 2)
     try:
-        wait_for(lambda: outputs(daemon)[f"file:{path}"]["frames"] > 2 * FPS, timeout=120,
-                 what="two seconds recorded")
         os.killpg(daemon.proc.pid, signal.SIGINT)  # the daemon's group, as the terminal does
         assert daemon.proc.wait(timeout=60) == 0
     finally:
