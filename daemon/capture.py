@@ -9,6 +9,11 @@ exponential backoff, so everything downstream keeps running and resumes by itsel
 
 pause() releases the source (a camera's LED goes off) until resume(); meanwhile nothing is read
 or published.
+
+request_rate(fps) asks the source for no more frames than the outputs publish: a camera is set
+to that rate (CAP_PROP_FPS; a camera picks the nearest mode it has) and the demo scene renders
+at it, so frames nobody will see are not captured and decoded at all. A file keeps its own
+frame rate (it plays in real time; the worker drops the frames it does not need).
 """
 from __future__ import annotations
 
@@ -121,6 +126,17 @@ class Capture:
         self._wanted.set()
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
         self.read_ms = 0.0
+        self.requested_fps = 0.0  # request_rate(); 0: the source's own rate (input.fps)
+
+    @property
+    def rate(self) -> float:
+        """The rate asked of a camera or the demo scene: input.fps, or less when requested."""
+        return min(self.fps, self.requested_fps) if self.requested_fps > 0 else self.fps
+
+    def request_rate(self, fps: float) -> None:
+        """Ask the source for at most `fps` frames a second (0: its own rate); applied by the
+        capture thread before its next read."""
+        self.requested_fps = float(fps)
 
     def start(self) -> "Capture":
         self._thread.start()
@@ -141,10 +157,10 @@ class Capture:
 
     def describe(self) -> dict:
         return {"source": redact_url(str(self.source)), "state": self.state, "last_error": self.last_error,
-                "reconnects": self.reconnects}
+                "reconnects": self.reconnects, "frames": self.frames, "fps_asked": None if self.is_file else round(self.rate, 2)}
 
     def _open(self):
-        cap = self.opener(self.source, self.width, self.height, self.fps)
+        cap = self.opener(self.source, self.width, self.height, self.rate)
         if cap is None or not cap.isOpened():
             raise OSError(f"cannot open {redact_url(str(self.source))}")
         return cap
@@ -152,7 +168,7 @@ class Capture:
     def _run(self) -> None:
         cap, backoff, next_try = None, 0.25, 0.0
         frames_since_open = 0
-        frame_period = 1.0 / self.fps
+        frame_period, applied = 1.0 / self.fps, self.rate
         next_due = time.monotonic()
         while not self._stop.is_set():
             if not self._wanted.is_set():
@@ -170,6 +186,8 @@ class Capture:
                     try:
                         cap = self._open()
                         src_fps = cap.get(cv2.CAP_PROP_FPS)
+                        applied = self.rate  # what the opener was given
+                        frame_period = 1.0 / applied
                         if self.is_file and src_fps and 1 <= src_fps <= 240:
                             frame_period = 1.0 / src_fps
                         if self.state == "lost":
@@ -185,6 +203,10 @@ class Capture:
                 self._publish_placeholder()
                 self._stop.wait(frame_period)
                 continue
+            if self.rate != applied and not self.is_file:
+                applied = self.rate
+                self._apply_rate(cap, applied)
+                frame_period = 1.0 / applied
             t0 = time.perf_counter()
             ok, image = cap.read()
             self.read_ms = (time.perf_counter() - t0) * 1000
@@ -208,6 +230,13 @@ class Capture:
                 self._stop.wait(max(0.0, next_due - time.monotonic()))
         if cap is not None:
             cap.release()
+
+    def _apply_rate(self, cap, fps: float) -> None:
+        """A camera or the demo scene: its rate, on the open source (a camera that cannot
+        change it keeps its own: the worker still drops what it does not need)."""
+        if isinstance(self.source, int) or str(self.source).startswith("/dev/") or self.source == "demo":
+            if cap.set(cv2.CAP_PROP_FPS, fps):
+                log.info("source %s asked for %g fps (the outputs' rate)", redact_url(str(self.source)), fps)
 
     def _lost(self, why: str) -> None:
         if self.state != "lost":

@@ -109,7 +109,12 @@ class DemoScene:
             cv2.circle(img, (px, py), int(h * 0.03), (60 + 80 * k, 200 - 50 * k, 90 + 60 * k), -1)
         return True, img
 
-    def set(self, *_args) -> bool:
+    def set(self, prop, value) -> bool:
+        """CAP_PROP_FPS, as a camera takes it: the scene's clock keeps running where it was."""
+        if prop == cv2.CAP_PROP_FPS and value > 0:
+            self.t = round(self.t * value / self.fps)
+            self.fps = float(value)
+            return True
         return False
 
     def get(self, prop) -> float:

@@ -51,14 +51,24 @@ def to_blob(bgr: np.ndarray) -> np.ndarray:
     return cv2.dnn.blobFromImage(bgr, scalefactor=1.0 / 255.0, swapRB=True)
 
 
+SUBPIXEL_LAYOUTS = {12: "subpixel2", 48: "subpixel4"}  # output channels -> layout
+
+
+def subpixel_scale(layout: str) -> int:
+    """2 for 'subpixel2', 4 for 'subpixel4', 1 for 'rgb'."""
+    return int(layout[len("subpixel"):]) if layout.startswith("subpixel") else 1
+
+
 def from_output(out: np.ndarray, layout: str = "rgb") -> np.ndarray:
-    """Network output (RGB float 0..1) -> BGR uint8 HxWx3. 'subpixel2': [1,12,h,w] where channel
-    c*4+2*i+j is colour c of pixel (2y+i, 2x+j): converted to 8 bits first (one saturating pass),
-    then the pixel shuffle is a uint8 copy (DepthToSpace inside ONNX Runtime cost more)."""
-    if layout == "subpixel2":
+    """Network output (RGB float 0..1) -> BGR uint8 HxWx3. 'subpixelS' (S = 2 or 4): [1,3*S*S,h,w]
+    where channel c*S*S+S*i+j is colour c of pixel (S*y+i, S*x+j): converted to 8 bits first (one
+    saturating pass), then the pixel shuffle is a uint8 copy (DepthToSpace inside ONNX Runtime
+    cost more)."""
+    s = subpixel_scale(layout)
+    if s > 1:
         _, c, h, w = out.shape
-        u8 = cv2.convertScaleAbs(out[0].reshape(c, h * w), alpha=255.0).reshape(3, 2, 2, h, w)[::-1]
-        return np.ascontiguousarray(u8.transpose(3, 1, 4, 2, 0)).reshape(2 * h, 2 * w, 3)
+        u8 = cv2.convertScaleAbs(out[0].reshape(c, h * w), alpha=255.0).reshape(3, s, s, h, w)[::-1]
+        return np.ascontiguousarray(u8.transpose(3, 1, 4, 2, 0)).reshape(s * h, s * w, 3)
     chw = out[0, ::-1]  # RGB -> BGR on the channel axis (a view)
     return cv2.convertScaleAbs(np.ascontiguousarray(chw.transpose(1, 2, 0)), alpha=255.0)
 
@@ -169,8 +179,8 @@ class Engine:
 
     @staticmethod
     def _layout(sess) -> str:
-        """The output layout, from the model's declared output channels (12: sub-pixels)."""
-        return "subpixel2" if sess.get_outputs()[0].shape[1] == 12 else "rgb"
+        """The output layout, from the model's declared output channels (12 or 48: sub-pixels)."""
+        return SUBPIXEL_LAYOUTS.get(sess.get_outputs()[0].shape[1], "rgb")
 
     @staticmethod
     def _warm_up(sess, size, layout: str = "rgb") -> None:
@@ -182,7 +192,8 @@ class Engine:
             else:
                 feeds[inp.name] = np.zeros((1, STYLE_DIM), np.float32)
         out = sess.run(None, feeds)[0]
-        expected = (1, 12, h // 2, w // 2) if layout == "subpixel2" else (1, 3, h, w)
+        k = subpixel_scale(layout)
+        expected = (1, 3 * k * k, h // k, w // k)
         if out.shape != expected:
             raise EngineError(f"warm-up output has shape {list(out.shape)}, expected {list(expected)} "
                               "(not a stylecam style model, or a manifest that does not match it?)")

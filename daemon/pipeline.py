@@ -190,6 +190,7 @@ class Pipeline:
         if fps != self.rate_cap.fps:
             self.rate_cap.fps = fps
             self.controller.set_rate_cap(fps)
+            self.capture.request_rate(fps)  # a camera need not deliver more than that
         work_s = (self.controller.s.ema_ms or 0.0) / 1000  # how long this frame will take
         wanted = not outputs or any(o.wants_frame(work_s) for o in outputs)
         if wanted and self.rate_cap.admit(frame.captured_at):

@@ -249,6 +249,25 @@ def test_worker_stylizes_no_more_frames_than_the_output_publishes(virtualcam, ru
     assert s1["capped_frames"] - s0["capped_frames"] >= (t1 - t0) * 10, "the faster source was not capped"
 
 
+def test_a_camera_is_asked_for_the_output_rate_not_more(virtualcam, run_service):
+    """The demo scene stands in for a camera (it takes CAP_PROP_FPS as one does): at 60 fps
+    with a 10 fps output, it is asked for 10, and only 10 frames a second are captured at all."""
+    out_fps = 10.0
+    cfg = make_config(input={"source": "demo", "fps": 60.0, "width": 320, "height": 180},
+                      processing={"max_size": "128x72", "min_size": "128x72", "adaptive": False},
+                      output={"size": "%dx%d" % OUT, "fps": out_fps, "virtualcam_backend": virtualcam.backend})
+    svc = run_service(cfg, outputs=["virtualcam"])
+    wait_for(lambda: svc.status()["input"]["fps_asked"] == out_fps, what="the source asked for the output rate")
+    time.sleep(0.5)
+    s0, t0 = svc.status(), time.monotonic()
+    time.sleep(3.0)
+    s1, t1 = svc.status(), time.monotonic()
+    captured = (s1["input"]["frames"] - s0["input"]["frames"]) / (t1 - t0)
+    stylized = (s1["frames"] - s0["frames"]) / (t1 - t0)
+    assert captured <= out_fps * 1.15, f"{captured:.1f} frames captured a second for a {out_fps} fps output"
+    assert out_fps * 0.7 <= stylized <= out_fps * 1.15, f"{stylized:.1f} frames stylized a second"
+
+
 # -- the parts on their own ------------------------------------------------------------------
 @pytest.mark.parametrize("source_fps, cap, expected", [(25, 15, 15), (30, 30, 30), (10, 15, 10), (60, 0, 60)])
 def test_rate_cap_admits_the_output_rate_from_a_faster_source(source_fps, cap, expected):

@@ -15,7 +15,7 @@ WEIGHTS_FILE = "stylenet_weights.npz"
 
 
 class _Packed(torch.nn.Module):
-    """The scale-2 network without its final pixel shuffle: ONNX output [1,12,H/2,W/2]."""
+    """A scale-s network without its final pixel shuffle: ONNX output [1,3*s*s,H/s,W/s]."""
 
     def __init__(self, net: StyleNet):
         super().__init__()
@@ -27,14 +27,21 @@ class _Packed(torch.nn.Module):
 
 def output_layout(net: StyleNet) -> str:
     """How the ONNX output is laid out (the manifest's `output`, read by the engine)."""
-    return "subpixel2" if net.scale == 2 else "rgb"
+    return f"subpixel{net.scale}" if net.scale > 1 else "rgb"
+
+
+def _output_doc(s: int) -> str:
+    if s == 1:
+        return "stylized: float32 [1,3,H,W] RGB 0..1"
+    return (f"stylized: float32 [1,{3 * s * s},H/{s},W/{s}] RGB 0..1, channel c*{s * s}+{s}*i+j is colour c "
+            f"of pixel ({s}y+i, {s}x+j) (ONNX DepthToSpace, CRD)")
 
 
 def export_onnx(net: StyleNet, path: Path, opset: int = 17) -> None:
     net = net.eval()
     x = torch.rand(1, 3, 128, 160)
     s = torch.zeros(1, STYLE_DIM)
-    module = _Packed(net) if net.scale == 2 else net
+    module = _Packed(net) if net.scale > 1 else net
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -69,9 +76,7 @@ def write_manifest(out_dir: Path, styles: list[dict], net: StyleNet, extra: dict
         "output": output_layout(net),
         "inputs": {"image": "float32 NCHW RGB 0..1, H and W multiples of stride",
                    "style": f"float32 [1,{STYLE_DIM}] style vector"},
-        "outputs": {"rgb": "stylized: float32 [1,3,H,W] RGB 0..1",
-                    "subpixel2": "stylized: float32 [1,12,H/2,W/2] RGB 0..1, channel c*4+2*i+j "
-                                 "is colour c of pixel (2y+i, 2x+j) (ONNX DepthToSpace, CRD)"}[output_layout(net)],
+        "outputs": _output_doc(net.scale),
         "styles": [
             {**{k: s[k] for k in ("name", "title", "artist", "year", "default_strength")},
              "vector": [round(float(v), 6) for v in s["vector"]]}

@@ -46,3 +46,9 @@ def grid_loss(out: torch.Tensor, periods: tuple[int, ...] = (2, 4)) -> torch.Ten
             phases = steps[:, :, :n].reshape(steps.shape[0], steps.shape[1], -1, p).mean(dim=(1, 2))
             total = total + (phases.var(dim=1, unbiased=False) / (phases.mean(dim=1) ** 2 + 1e-8)).mean()
     return total
+
+
+def grid_periods(scale: int) -> tuple[int, ...]:
+    """The grids a network of this scale can leave: its decoder's 2-pixel one and the 4-pixel
+    one of two upsamplings, seen through the detail head's x scale (scale 4: also 8 pixels)."""
+    return (2, 4, 8) if scale >= 4 else (2, 4)

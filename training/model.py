@@ -113,42 +113,53 @@ class UpsampleSeparable(nn.Module):
 
 
 class DetailHead(nn.Module):
-    """Full-resolution rendering from half-resolution features, without a convolution at full
-    resolution: the decoder's features (3x3) and the full-resolution pixels (a 2x2 stride-2
-    conv, i.e. a 1x1 over their space-to-depth) make 4 sub-pixels x RGB per half-resolution
-    position, added to the bilinear x2 upscale of the half-resolution painting (computed as
-    four fixed phase filters at half resolution), then sigmoid. The pixel shuffle to [N,3,H,W]
+    """Full-resolution rendering from 1/s-resolution features, without a convolution at full
+    resolution: the decoder's features (3x3) and the full-resolution pixels (an s x s stride-s
+    conv, i.e. a 1x1 over their space-to-depth) make s*s sub-pixels x RGB per low-resolution
+    position, added to the bilinear x s upscale of the low-resolution painting (computed as
+    s*s fixed phase filters at low resolution), then sigmoid. The pixel shuffle to [N,3,H,W]
     is left to the caller: the runtime does it while converting to 8-bit (ONNX Runtime's
     DepthToSpace at 1280x720 cost as much as the rest of the head). The learned
     part starts at zero: the output starts as the bilinear upscale."""
 
-    def __init__(self, cin: int, hidden: int):
+    def __init__(self, cin: int, hidden: int, scale: int = 2):
         super().__init__()
         self.mix = nn.Conv2d(cin, hidden, 3, 1, 1)
-        self.pixels = nn.Conv2d(3, hidden, 2, 2, bias=False)
-        self.out = nn.Conv2d(hidden, 12, 1)
+        self.pixels = nn.Conv2d(3, hidden, scale, scale, bias=False)
+        self.out = nn.Conv2d(hidden, 3 * scale * scale, 1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
-        taps = torch.tensor([[0.25, 0.75, 0.0], [0.0, 0.75, 0.25]])
-        phases = torch.stack([torch.outer(taps[i], taps[j]) for i in range(2) for j in range(2)])
-        self.register_buffer("phases", phases[:, None].repeat(3, 1, 1, 1), persistent=False)
+        self.register_buffer("phases", bilinear_phases(scale).repeat(3, 1, 1, 1), persistent=False)
 
     def forward(self, feats: torch.Tensor, logits: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         hidden = F.relu(self.mix(feats) + self.pixels(image))
         base = F.conv2d(F.pad(logits, (1, 1, 1, 1), mode="replicate"), self.phases, groups=3)
-        return torch.sigmoid(base + self.out(hidden))  # [N, 12, H/2, W/2]: RGB x 2x2 sub-pixels
+        return torch.sigmoid(base + self.out(hidden))  # [N, 3*s*s, H/s, W/s]: RGB x s*s sub-pixels
+
+
+def bilinear_phases(scale: int) -> torch.Tensor:
+    """[s*s, 1, 3, 3]: filter i*s+j gives sub-pixel (i, j) of a bilinear x s upscale
+    (half-pixel centres, as F.interpolate(align_corners=False)) from the 3x3 neighbourhood."""
+    taps = []
+    for i in range(scale):
+        d = (i + 0.5) / scale - 0.5  # where the sub-pixel centre falls, in low-resolution pixels
+        taps.append(torch.tensor([-d, 1 + d, 0.0] if d < 0 else [0.0, 1 - d, d]))
+    return torch.stack([torch.outer(taps[i], taps[j]) for i in range(scale) for j in range(scale)])[:, None]
+
+
+SCALES = (1, 2, 4)
 
 
 class StyleNet(nn.Module):
     """image [N,3,H,W] in 0..1 (H, W multiples of `stride`) + style [N,100] -> stylized
-    [N,3,H,W]. scale=1: the whole network at the input size (the first design); scale=2:
-    half-resolution body, full-resolution detail head (see the module docstring)."""
+    [N,3,H,W]. scale=1: the whole network at the input size (the first design); scale=2 or 4:
+    body at 1/scale of the input, full-resolution detail head (see the module docstring)."""
 
     def __init__(self, width: int = 32, blocks: int = 5, expand: int = 4, stem: int = 16,
                  fine: int = 8, scale: int = 1, upsample: str = "nearest", detail: int = 16):
         super().__init__()
-        if scale not in (1, 2):
-            raise ValueError(f"scale must be 1 or 2, got {scale}")
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {', '.join(map(str, SCALES))}, got {scale}")
         self.config = dict(width=width, blocks=blocks, expand=expand, stem=stem, fine=fine)
         # the first design's checkpoints and manifests carry only the five keys above
         if upsample != "nearest":
@@ -162,16 +173,16 @@ class StyleNet(nn.Module):
         self.up1 = UpsampleSeparable(width, stem, upsample)
         self.up2 = UpsampleSeparable(stem, fine, upsample)
         self.head = nn.Conv2d(fine, 3, 3, 1, 1)
-        self.detail = DetailHead(fine, detail) if scale == 2 else None
+        self.detail = DetailHead(fine, detail, scale) if scale > 1 else None
 
     @property
     def stride(self) -> int:
         return STRIDE * self.scale
 
     def forward(self, image: torch.Tensor, style: torch.Tensor, packed: bool = False) -> torch.Tensor:
-        """packed (scale 2 only): return [N,12,H/2,W/2], the sub-pixels before pixel shuffle
-        (what the exported ONNX model returns)."""
-        x = F.avg_pool2d(image, 2) if self.scale == 2 else image
+        """packed (scale > 1 only): return [N,3*s*s,H/s,W/s], the sub-pixels before pixel
+        shuffle (what the exported ONNX model returns)."""
+        x = F.avg_pool2d(image, self.scale) if self.scale > 1 else image
         x = F.pad(x, (BORDER, BORDER, BORDER, BORDER), mode="reflect")
         x = self.down(self.stem(x, style), style)
         for block in self.body:
@@ -181,7 +192,7 @@ class StyleNet(nn.Module):
         if self.detail is None:
             return torch.sigmoid(logits)
         out = self.detail(x[:, :, BORDER:-BORDER, BORDER:-BORDER], logits, image)
-        return out if packed else F.pixel_shuffle(out, 2)
+        return out if packed else F.pixel_shuffle(out, self.scale)
 
 
 def build(config: dict) -> StyleNet:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .distributed import SINGLE, Ranks, check_split
-from .losses import distill_loss, grid_loss, masked_l1_parts
+from .losses import distill_loss, grid_loss, grid_periods, masked_l1_parts
 from .model import StyleNet, build
 from .progress import progress
 from .style_features import StylePredictor, style_loss
@@ -183,7 +183,7 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
                                          l_distill.detach(), l_style.detach(), l_embed.detach(),
                                          torch.tensor(float(out_of_time), device=device)]))
         l_syn = syn_sum / shared[0]
-        l_grid = grid_loss(out) if cfg.w_grid > 0 else torch.zeros((), device=device)
+        l_grid = grid_loss(out, grid_periods(net.scale)) if cfg.w_grid > 0 else torch.zeros((), device=device)
         loss = l_distill + l_style + cfg.w_synthetic * l_syn + cfg.w_grid * l_grid
         if use_video:
             loss = loss + cfg.w_video * vid_sum / shared[1]
