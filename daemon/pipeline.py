@@ -67,6 +67,8 @@ class Pipeline:
         self.demand = Demand(cfg.processing.on_demand, cfg.processing.idle_after_s, self._current_outputs)
         self.rate_cap = RateCap()
         self.capped_frames = 0
+        self._last_captured: float | None = None  # the source's frame interval (_admit)
+        self._source_gap: float | None = None
         self.idle_spells = 0
         self._woke_at: float | None = None
         self.latest: tuple | None = None  # (camera frame, published frame): the panel's preview reads it
@@ -181,18 +183,27 @@ class Pipeline:
                 threading.Thread(target=self.stop, daemon=True).start()
 
     def _admit(self, frame) -> bool:
-        """No more frames than the fastest output publishes: a frame is stylized only when a
-        paced output (virtual camera, file, stream) will have written its last one by the time
-        this one is done, and never above the fastest output's fps (window, null). The rest are dropped here, before any work;
-        the controller may spend the spare time on a larger size."""
+        """No more frames than the fastest output publishes, never above its fps (RateCap), and,
+        from a source clearly faster than that (a file), only when a paced output (virtual
+        camera, file, stream) will have written its last one by the time this one is done. The
+        rest are dropped here, before any work; the controller may spend the spare time on a
+        larger size. A source at about the output rate (a camera asked for it) is not held back
+        by the outputs' ticks: its next frame comes only a period later, and a frame dropped at
+        the tick would leave the tick after it without a new one (29.99 stylized frames a second
+        at 30 fps where the tick test gave 26.6)."""
         outputs = self._current_outputs()
         fps = max((o.fps for o in outputs), default=0.0)
         if fps != self.rate_cap.fps:
             self.rate_cap.fps = fps
             self.controller.set_rate_cap(fps)
             self.capture.request_rate(fps)  # a camera need not deliver more than that
+        if self._last_captured is not None:
+            gap = frame.captured_at - self._last_captured
+            self._source_gap = gap if self._source_gap is None else 0.9 * self._source_gap + 0.1 * gap
+        self._last_captured = frame.captured_at
+        faster = fps > 0 and self._source_gap is not None and self._source_gap * fps < 1 / 1.5
         work_s = (self.controller.s.ema_ms or 0.0) / 1000  # how long this frame will take
-        wanted = not outputs or any(o.wants_frame(work_s) for o in outputs)
+        wanted = not faster or any(o.wants_frame(work_s) for o in outputs)
         if wanted and self.rate_cap.admit(frame.captured_at):
             return True
         self.capped_frames += 1
