@@ -184,6 +184,50 @@ def test_onnx_output_matches_pytorch(tmp_path):
     assert np.abs(got - ref).max() < 1e-4
 
 
+@pytest.mark.parametrize("scale", [2, 4])
+def test_detail_head_network_through_onnx_and_the_engine_matches_pytorch(tmp_path, scale):
+    """A scale-2/4 network exports its sub-pixels; the engine's 8-bit pixel shuffle puts each
+    one where PyTorch's pixel_shuffle does."""
+    torch.manual_seed(0)
+    net = StyleNet(scale=scale, upsample="bilinear", detail=8)
+    with torch.no_grad():
+        for prm in net.detail.parameters():
+            prm.normal_(0, 0.3)
+    from stylecam.engine import from_output, open_session
+    from stylecam.training.export import export_onnx, output_layout
+
+    export_onnx(net, tmp_path / "m.onnx")
+    x, st = torch.rand(1, 3, 96, 160), torch.randn(1, STYLE_DIM)
+    with torch.no_grad():
+        ref = net.eval()(x, st)[0].permute(1, 2, 0).numpy()[..., ::-1]  # RGB -> BGR
+    out = open_session(tmp_path / "m.onnx").run(None, {"image": x.numpy(), "style": st.numpy()})[0]
+    assert out.shape == (1, 3 * scale * scale, 96 // scale, 160 // scale)
+    got = from_output(out, output_layout(net))
+    assert got.shape == (96, 160, 3)
+    assert np.abs(got.astype(np.float32) - ref * 255).max() <= 1.0
+
+
+def test_train_only_the_detail_head_leaves_the_body_as_it_was(tiny_content, tmp_path):
+    teacher = Teacher()
+    vectors = {"one": teacher.style_vector(_painting_like(0))}
+    root = build_cache(tiny_content, tmp_path / "cache", vectors, teacher, size=64, per_image=2,
+                       frames_per_clip=2, pairs_per_clip=2)
+    model = dict(width=8, blocks=1, expand=2, stem=8, fine=8, scale=4, upsample="bilinear", detail=8)
+    vec = torch.from_numpy(np.stack(list(vectors.values())))
+    torch.manual_seed(0)
+    start = StyleNet(**model).state_dict()
+    cfg = TrainConfig(steps=3, batch=2, pair_batch=1, w_gram=0, w_embed=0, train_only="detail", model=model)
+    net = train(Data(root, ["one"]), vec, tmp_path / "ckpt", cfg, log=lambda *_: None)
+    for name, after in net.state_dict().items():
+        if name.startswith("detail."):
+            continue
+        assert torch.equal(after, start[name]), f"{name} changed with train_only=detail"
+    assert not torch.equal(net.state_dict()["detail.out.weight"], start["detail.out.weight"])
+    with pytest.raises(ValueError, match="matches no parameter"):
+        train(Data(root, ["one"]), vec, tmp_path / "none", TrainConfig(steps=1, batch=2, pair_batch=1,
+              train_only="nothing", model=model), log=lambda *_: None)
+
+
 SHIPPED = ["starry_night", "the_scream", "great_wave", "composition_vii", "udnie", "shipwreck",
            "water_lilies", "woman_with_hat"]
 

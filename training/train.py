@@ -40,6 +40,9 @@ class TrainConfig:
     w_grid: float = 5.0  # the block-grid penalty (losses.grid_loss): no 2- or 4-pixel pattern
     checkpoint_every: int = 250
     seed: int = 0
+    # only the parameters whose names start with this are trained ("detail": the detail head of a
+    # scale 2/4 network on top of a frozen body, a learned upsampler); "" trains everything
+    train_only: str = ""
     # the shipped design: bilinear (not nearest) decoder upsampling, no 2-pixel grid
     # (training/model.py); `--set model.KEY=VALUE` changes one field
     model: dict = field(default_factory=lambda: dict(width=32, blocks=5, expand=4, stem=16, fine=8,
@@ -96,6 +99,8 @@ def config_key(cfg: TrainConfig) -> str:
     import hashlib
 
     d = {k: v for k, v in asdict(cfg).items() if k not in ("steps", "checkpoint_every")}
+    if not d["train_only"]:
+        del d["train_only"]  # the recipes from before this field keep their folders
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -119,7 +124,13 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
     torch.manual_seed(cfg.seed)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     net = build(cfg.model).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    if cfg.train_only:
+        for name, p in net.named_parameters():
+            p.requires_grad_(name.startswith(cfg.train_only))
+    trained = [p for p in net.parameters() if p.requires_grad]
+    if not trained:
+        raise ValueError(f"train_only={cfg.train_only!r} matches no parameter of this network")
+    opt = torch.optim.Adam(trained, lr=cfg.lr)
     step, last, base_steps = 0, ckpt_dir / "last.pt", 0
     if last.exists():
         state = torch.load(last, map_location=device)
