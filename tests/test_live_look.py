@@ -40,4 +40,22 @@ def test_live_look_report_judges_the_published_frames_against_the_teacher(tmp_pa
         assert r["live_distance"] > 0 and r["teacher_distance"] > 0
         assert r["ratio"] == pytest.approx(r["live_distance"] / r["teacher_distance"])
         assert r["grid_ratio"] >= 1.0
+        assert -1.0 <= r["structure"] <= 1.0
     assert "| 320x180 | 128x72 |" in out.read_text()
+
+
+def test_structure_sees_the_picture_under_the_texture():
+    """Band-pass correlation: the same picture is 1; with a plaid painted over it (a pattern at
+    the features' scale) it drops; another picture is near 0."""
+    skimage_data = need_module("skimage.data", "scikit-image")
+    from stylecam.training.live_look import band, correlation
+
+    img = cv2.resize(skimage_data.astronaut(), (1280, 720))
+    yy, xx = np.mgrid[:720, :1280]
+    plaid = ((np.sin((xx + yy) / 2.5) > 0) * 255).astype(np.uint8)[..., None].repeat(3, 2)
+    painted_over = cv2.addWeighted(img, 0.4, plaid, 0.6, 0)
+    other = cv2.resize(skimage_data.coffee(), (1280, 720))
+    ref = band(img)
+    assert correlation(band(img), ref) == pytest.approx(1.0)
+    assert correlation(band(painted_over), ref) < 0.5
+    assert abs(correlation(band(other), ref)) < 0.2
