@@ -79,7 +79,7 @@ PROVIDERS = LIMITS["provider"]
 PRECISIONS = LIMITS["precision"]
 ON_DEMAND_MODES = LIMITS["on_demand"]
 REGIONS = LIMITS["region"]
-CPU_MAX_SIZE = "640x360"  # processing.max_size auto, on the CPU; on a GPU provider: the output size
+CPU_MAX_SIZE = "640x360"  # processing.max_size auto, on the CPU (times the network's scale); on a GPU: the output size
 
 
 class ConfigError(StylecamError, ValueError):
@@ -161,12 +161,16 @@ class Config:
     rtmp: RtmpConfig = field(default_factory=RtmpConfig)
 
 
-def processing_bounds(p: ProcessingConfig, out_size: tuple[int, int], provider: str) -> tuple[tuple[int, int], tuple[int, int]]:
+def processing_bounds(p: ProcessingConfig, out_size: tuple[int, int], provider: str,
+                      scale: int = 1) -> tuple[tuple[int, int], tuple[int, int]]:
     """(largest, smallest) processing size for this output and provider: max_size auto is the
-    output size on a GPU provider and 640x360 (never above the output) on the CPU; the quality
-    preset raises the smallest size to output / its largest upscale."""
+    output size on a GPU provider and 640x360 (never above the output) on the CPU, times the
+    network's scale (a scale-2 network paints its input size from a body at half of it, so
+    1280x720 in costs what 640x360 costs the first design); the quality preset raises the
+    smallest size to output / its largest upscale."""
     if p.max_size == "auto":
-        cap = out_size if provider != "cpu" else parse_size(CPU_MAX_SIZE)
+        cpu = parse_size(CPU_MAX_SIZE)
+        cap = out_size if provider != "cpu" else (cpu[0] * scale, cpu[1] * scale)
         top = (min(cap[0], out_size[0]), min(cap[1], out_size[1]))
     else:
         top = parse_size(p.max_size, "processing.max_size")

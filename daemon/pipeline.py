@@ -54,7 +54,7 @@ class Pipeline:
                                        cfg.processing.threads, device=cfg.processing.device)
         self.path = FramePath(self.engine, self.out_size, smoothing=self.style.smoothing, stats=self.stats)
         aspect = self.out_size[0] / self.out_size[1]
-        top, low = processing_bounds(cfg.processing, self.out_size, self.engine.provider)
+        top, low = processing_bounds(cfg.processing, self.out_size, self.engine.provider, catalogue.scale)
         ladder = size_ladder(top, low, aspect, max(8, catalogue.stride))
         self.controller = ResolutionController(ladder, cfg.processing.target_fps,
                                                enabled=cfg.processing.adaptive)

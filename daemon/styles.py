@@ -41,6 +41,7 @@ class Catalogue:
     styles: dict[str, Style] = field(default_factory=dict)
     stride: int = 4
     min_size: int = 20
+    scale: int = 1  # the network's body runs at 1/scale of its input (training/model.py)
     variants: dict[str, Path] = field(default_factory=dict)  # precision (fp16, int8) -> reduced-precision model
 
     @property
@@ -142,6 +143,7 @@ def load_catalogue(model_dir: Path | None = None, user_dir: Path | None = None) 
         raise StyleError(f"{manifest}: needs 'model' and 'styles' keys")
     cat = Catalogue(model_path=model_dir / data["model"], stride=int(data.get("stride", 4)),
                     min_size=int(data.get("min_size", 20)),
+                    scale=int((data.get("architecture") or {}).get("scale", 1)),
                     variants=_variants_from(data.get("variants"), manifest))
     if not cat.model_path.exists():
         raise StyleError(f"{manifest} names {cat.model_path.name}, which is missing; reinstall stylecam")

@@ -49,6 +49,13 @@ def test_quality_presets_set_the_smallest_size_and_auto_the_largest(quality, out
     assert config_mod.processing_bounds(p, out, provider) == expected
 
 
+def test_a_scale_2_network_may_take_twice_the_cpu_size_never_above_the_output():
+    p = config_mod.ProcessingConfig(quality="balanced")
+    assert config_mod.processing_bounds(p, (1280, 720), "cpu", scale=2) == ((1280, 720), (320, 180))
+    assert config_mod.processing_bounds(p, (1920, 1080), "cpu", scale=2) == ((1280, 720), (480, 270))
+    assert config_mod.processing_bounds(p, (640, 360), "cpu", scale=2) == ((640, 360), (256, 144))
+
+
 def test_an_explicit_max_size_wins_over_auto_and_the_preset_stays_under_it():
     p = config_mod.ProcessingConfig(max_size="320x180", quality="balanced")
     assert config_mod.processing_bounds(p, (1280, 720), "cuda") == ((320, 180), (320, 180))
