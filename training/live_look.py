@@ -19,8 +19,8 @@ For each output size (640x360, 1280x720, 1920x1080):
      Gaussians, sigma 2 and 6 pixels at the output size: eyes, mouths, edges) with the teacher's.
      The style distance alone rewards any painterly texture, even one that paints over the face:
      a design tried here (StyleNet scale 4) scored 1.09x the teacher with a plaid over every face,
-     and structure 0.36, against 0.66 for the scale-2 design that looks like the teacher, 0.41 for
-     the blurry 4x upscale, and 0.76 for the unpainted input (the teacher follows its edges);
+     and structure 0.36, against 0.63 for the scale-2 design that looks like the teacher and
+     0.40 for the blurry 4x upscale (docs/live_look.md, "Designs measured");
    - at 1280x720: warping error at the output size (quality.warping_error), frame path with
      smoothing off (before the runtime smoothing), beside the teacher's.
 Pictures (100 % crops: input | live default | teacher at full size) go to docs/img/live_look_*.jpg.
