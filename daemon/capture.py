@@ -157,7 +157,13 @@ class Capture:
 
     def describe(self) -> dict:
         return {"source": redact_url(str(self.source)), "state": self.state, "last_error": self.last_error,
-                "reconnects": self.reconnects, "frames": self.frames, "fps_asked": None if self.is_file else round(self.rate, 2)}
+                "reconnects": self.reconnects, "frames": self.frames,
+                "fps_asked": round(self.rate, 2) if self._takes_rate else None}
+
+    @property
+    def _takes_rate(self) -> bool:
+        """A camera (index or device) or the demo scene: sources that take CAP_PROP_FPS."""
+        return isinstance(self.source, int) or str(self.source).startswith("/dev/") or self.source == "demo"
 
     def _open(self):
         cap = self.opener(self.source, self.width, self.height, self.rate)
@@ -203,7 +209,7 @@ class Capture:
                 self._publish_placeholder()
                 self._stop.wait(frame_period)
                 continue
-            if self.rate != applied and not self.is_file:
+            if self.rate != applied and self._takes_rate:
                 applied = self.rate
                 self._apply_rate(cap, applied)
                 frame_period = 1.0 / applied
@@ -234,9 +240,8 @@ class Capture:
     def _apply_rate(self, cap, fps: float) -> None:
         """A camera or the demo scene: its rate, on the open source (a camera that cannot
         change it keeps its own: the worker still drops what it does not need)."""
-        if isinstance(self.source, int) or str(self.source).startswith("/dev/") or self.source == "demo":
-            if cap.set(cv2.CAP_PROP_FPS, fps):
-                log.info("source %s asked for %g fps (the outputs' rate)", redact_url(str(self.source)), fps)
+        if cap.set(cv2.CAP_PROP_FPS, fps):
+            log.info("source %s asked for %g fps (the outputs' rate)", redact_url(str(self.source)), fps)
 
     def _lost(self, why: str) -> None:
         if self.state != "lost":
