@@ -341,7 +341,8 @@ def test_train_command_refuses_a_bad_setting_or_checkpoint_before_any_work(tmp_p
             "--cache", str(tmp_path / "cache")]
     cases = [(["--set", "w_gram=abc"], "w_gram takes a float"),
              (["--set", "w_nope=1"], "KEY one of"),
-             (["--init-from", str(tmp_path / "missing.pt")], "no such checkpoint")]
+             (["--init-from", str(tmp_path / "missing.pt")], "no such checkpoint"),
+             (["--set", "train_only=nothing"], "matches no parameter of this network; give one of")]
     for extra, message in cases:
         run = subprocess.run(base + extra, capture_output=True, text=True, timeout=120)
         assert run.returncode != 0 and message in run.stderr, run.stderr

@@ -101,7 +101,7 @@ def train_builtin(args, cache: Path, ranks) -> int:
     """ranks: training/distributed.py's Ranks, from torchrun's environment (not started yet)."""
     from .distributed import check_split, resolve_device, start, stop
     from .model import build
-    from .train import TrainConfig
+    from .train import TrainConfig, trained_parameters
 
     paintings = yaml.safe_load(PAINTINGS.read_text())
     missing = [p["file"] for p in paintings if not (args.styles_dir / p["file"]).exists()]
@@ -118,9 +118,13 @@ def train_builtin(args, cache: Path, ranks) -> int:
     for item in args.set:
         _apply_setting(cfg, item)
     try:
-        build(cfg.model)  # a bad model.* value fails now, not after the teacher cache
+        net = build(cfg.model)  # a bad model.* value fails now, not after the teacher cache
     except (ValueError, TypeError) as exc:
         raise SystemExit(f"--set model.*: {exc}") from None
+    try:
+        trained_parameters(net, cfg.train_only)
+    except ValueError as exc:
+        raise SystemExit(f"--set {exc}") from None
     try:
         check_split(ranks.world, cfg.batch, cfg.pair_batch)
         device = resolve_device(args.device, ranks)

@@ -238,7 +238,7 @@ def to_markdown(res: dict, model: str) -> str:
         live = np.mean([r["live_distance"] for r in st])
         teach = np.mean([r["teacher_distance"] for r in st])
         grid = max(r["grid_ratio"] for r in st)
-        structure = np.mean([r.get("structure", np.nan) for r in st])
+        structure = np.mean([r["structure"] for r in st])
         lines.append(f"| {size} | {s['processing_size']} | {s['fps']:.1f} | {s['latency_p95_ms']:.0f} | "
                      f"{live:.2f} / {teach:.2f} | {live / teach:.2f}x | {grid:.2f} | {structure:.2f} |")
     lines += ["", "Rows named with a preset (fast, best) are that `processing.quality` at 1280x720; "
@@ -254,7 +254,7 @@ def to_markdown(res: dict, model: str) -> str:
                 f"{'yes' if r['ratio'] <= DISTANCE_GOAL else 'NO'} | {r['live_warping'] * 1000:.2f}e-3 | "
                 f"{r['teacher_warping'] * 1000:.2f}e-3 | {r['warping_ratio']:.2f}x | "
                 f"{'yes' if r['warping_ratio'] <= WARP_GOAL else 'NO'} | {r['grid_ratio']:.2f} | "
-                f"{r.get('structure', float('nan')):.2f} |")
+                f"{r['structure']:.2f} |")
     for name in res.get("pictures", []):
         lines += ["", f"![{name}](img/{name})"]
     return "\n".join(lines) + "\n"

@@ -124,13 +124,7 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
     torch.manual_seed(cfg.seed)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     net = build(cfg.model).to(device)
-    if cfg.train_only:
-        for name, p in net.named_parameters():
-            p.requires_grad_(name.startswith(cfg.train_only))
-    trained = [p for p in net.parameters() if p.requires_grad]
-    if not trained:
-        raise ValueError(f"train_only={cfg.train_only!r} matches no parameter of this network")
-    opt = torch.optim.Adam(trained, lr=cfg.lr)
+    opt = torch.optim.Adam(trained_parameters(net, cfg.train_only), lr=cfg.lr)
     step, last, base_steps = 0, ckpt_dir / "last.pt", 0
     if last.exists():
         state = torch.load(last, map_location=device)
@@ -220,6 +214,20 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
             log(f"stopping at step {done} (time limit); run again to resume")
             break
     return net
+
+
+def trained_parameters(net: StyleNet, train_only: str = "") -> list:
+    """The parameters a run trains: all, or those whose names start with `train_only` (the
+    others are frozen). ValueError when that matches none."""
+    if train_only:
+        for name, p in net.named_parameters():
+            p.requires_grad_(name.startswith(train_only))
+    trained = [p for p in net.parameters() if p.requires_grad]
+    if not trained:
+        prefixes = sorted({n.split(".")[0] for n, _ in net.named_parameters()})
+        raise ValueError(f"train_only={train_only!r} matches no parameter of this network; give one "
+                         f"of {', '.join(prefixes)}")
+    return trained
 
 
 def load_init(path: Path) -> tuple[dict, int]:
