@@ -56,6 +56,7 @@ class ResolutionController:
         # decisions use the median of the last frames at this size: one frame stalled by another
         # process (a busy machine) must not move the size; a steady change does within a few frames
         self._recent: deque[float] = deque(maxlen=max(settle, 9))
+        self._recent_fixed: deque[float] = deque(maxlen=max(settle, 9))
         self._frames_since_up: int | None = None
 
     @property
@@ -73,23 +74,32 @@ class ResolutionController:
         self.target_fps = fps
         self.s.frames_at_rung = 0
         self._recent.clear()
+        self._recent_fixed.clear()
 
     def set_rate_cap(self, fps: float) -> None:
         if fps != self.rate_cap_fps:
             self.rate_cap_fps = fps
             self.s.frames_at_rung = 0
             self._recent.clear()
+            self._recent_fixed.clear()
 
     def _area(self, rung: int) -> int:
         w, h = self.ladder[rung]
         return w * h
 
-    def observe(self, work_ms: float) -> tuple[int, int]:
-        """Feed the measured work time of one frame; returns the size for the next frame."""
+    def observe(self, work_ms: float, fixed_ms: float = 0.0) -> tuple[int, int]:
+        """Feed the measured work time of one frame; returns the size for the next frame.
+
+        `fixed_ms` is the part of it spent at the output size (FramePath.fixed_ms): only the
+        rest is expected to scale with the processing area. Without it a large output (whose
+        upscale and finish cost the same at every processing size) looks as if a smaller size
+        would save more than it does, and the controller drops further than it must and never
+        climbs back."""
         s = self.s
         s.ema_ms = work_ms if s.ema_ms is None or s.frames_at_rung == 0 else 0.8 * s.ema_ms + 0.2 * work_ms
         s.frames_at_rung += 1
         self._recent.append(work_ms)
+        self._recent_fixed.append(fixed_ms)
         if self._frames_since_up is not None:
             self._frames_since_up += 1
             if self._frames_since_up >= 4 * s.up_wait:
@@ -100,11 +110,15 @@ class ResolutionController:
         if not self.enabled or len(self._recent) < self.settle:
             return self.size
         typical = median(self._recent)
+        fixed = min(median(self._recent_fixed), typical)
+
+        def predicted(rung: int) -> float:
+            return fixed + (typical - fixed) * self._area(rung) / self._area(s.rung)
+
         if typical > self.budget_ms and s.rung < len(self.ladder) - 1:
-            # predicted time scales with area: jump straight to the largest rung that fits
+            # the variable part scales with area: jump straight to the largest rung that fits
             target = s.rung + 1
-            while target < len(self.ladder) - 1 and \
-                    typical * self._area(target) / self._area(s.rung) > self.budget_ms:
+            while target < len(self.ladder) - 1 and predicted(target) > self.budget_ms:
                 target += 1
             if self._frames_since_up is not None and self._frames_since_up < 4 * self.base_up_wait:
                 # that rise did not hold: wait longer next time
@@ -112,8 +126,9 @@ class ResolutionController:
                 self._frames_since_up = None
             self._move(target, "down")
         elif s.rung > 0 and s.frames_at_rung >= s.up_wait:
-            predicted = typical * self._area(s.rung - 1) / self._area(s.rung)
-            if predicted < self.budget_ms * self.up_margin:
+            # the margin is for the part that grows (and is guessed): with fixed_ms 0 this is
+            # "predicted < budget * up_margin"
+            if fixed + (predicted(s.rung - 1) - fixed) / self.up_margin < self.budget_ms:
                 self._move(s.rung - 1, "up")
                 self._frames_since_up = 0
         return self.size
@@ -121,6 +136,7 @@ class ResolutionController:
     def _move(self, rung: int, direction: str) -> None:
         self.s.rung, self.s.frames_at_rung, self.s.last_change = rung, 0, direction
         self._recent.clear()
+        self._recent_fixed.clear()
         self.changes += 1
 
     def describe(self) -> dict:

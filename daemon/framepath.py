@@ -45,6 +45,11 @@ class FramePath:
         self.upsampler = postprocess.Upsampler()
         self.matte: PersonMatte | None = None  # made on the first frame that needs it
         self.blender = Blender()
+        # the last stylized frame's time in the stages that work at the output size (fit, shrink,
+        # the full-size half of the upsampler, blend, finish): they do not get cheaper with a
+        # smaller processing size, so the adaptive controller must not expect them to
+        # (ResolutionController.observe)
+        self.fixed_ms = 0.0
 
     def set_smoothing(self, mode: str) -> None:
         """A new mode starts from a clean state (make_smoother raises on an unknown mode)."""
@@ -58,9 +63,11 @@ class FramePath:
             guide = preprocess.fit_to(frame, self.out_size)
             return postprocess.finish(guide, guide, mirror=s.mirror and not placeholder)
         timer = self.stats.timer
+        t0 = time.perf_counter()
         with timer("preprocess"):
             guide = preprocess.fit_to(frame, self.out_size)
             small = preprocess.shrink(guide, s.proc_size)
+        fixed = time.perf_counter() - t0
         with timer("inference"):
             out = self.engine.stylize(small, s.vector)
         with timer("smoothing"):
@@ -72,10 +79,13 @@ class FramePath:
                 matte = self.matte(small)
         else:
             self._forget_matte()
+        t0 = time.perf_counter()
         with timer("postprocess"):
             full = self.blender(self.upsampler(out, small, guide), guide, matte, s.region)
-            return postprocess.finish(full, guide, strength=s.strength, keep_color=s.keep_color,
-                                      mirror=s.mirror)
+            full = postprocess.finish(full, guide, strength=s.strength, keep_color=s.keep_color,
+                                       mirror=s.mirror)
+        self.fixed_ms = (fixed + time.perf_counter() - t0) * 1000 - self.upsampler.small_ms
+        return full
 
     def _forget_matte(self) -> None:
         """A region of `all`, a placeholder: the next matte starts without the old frames."""

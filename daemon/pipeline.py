@@ -250,7 +250,7 @@ class Pipeline:
             outputs = list(self.outputs)
         result = self.path(frame.image, settings, placeholder=frame.placeholder)
         if style.enabled and not frame.placeholder:
-            self.controller.observe((time.perf_counter() - t0) * 1000)
+            self.controller.observe((time.perf_counter() - t0) * 1000, self.path.fixed_ms)
         self.latest = (frame.image, result)
         with st.timer("output"):
             for o in outputs:

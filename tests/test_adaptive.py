@@ -173,3 +173,52 @@ def test_pipeline_with_a_slow_engine_lowers_the_size_holds_fps_and_rises_back(ca
     settled = held[len(held) // 2:]
     assert reversals(np.array(settled)) == 0, settled
     assert reversals(np.array(held)) <= 2, held
+
+
+def test_a_fixed_output_size_cost_is_not_expected_to_shrink():
+    """The measured 1280x720 profile on 2 cores: ~12 ms a frame at the output size (fit, upscale,
+    finish) whatever the processing size, the rest proportional to area. After a slow spell
+    has pushed the size to the bottom, a controller told which part is fixed climbs back as far
+    as the budget allows; judged on the total alone it expects the fixed part to grow with the
+    area too, and stays at the bottom."""
+    fixed, per_area = 12.0, 40.0
+
+    def run(tell: bool) -> ResolutionController:
+        ctl = ResolutionController(LADDER, target_fps=30)
+        for slow in (3.0, 1.0):
+            for _ in range(1500):
+                w, h = ctl.size
+                ctl.observe(slow * (fixed + per_area * w * h / TOP_AREA), slow * fixed if tell else 0.0)
+        return ctl
+
+    told, untold = run(True), run(False)
+    assert untold.s.rung == len(LADDER) - 1
+    w, h = told.size
+    total = fixed + per_area * w * h / TOP_AREA
+    assert told.s.rung < len(LADDER) - 3 and total <= told.budget_ms  # well up, and it fits
+    w, h = LADDER[told.s.rung - 1]  # the next rung up would not leave the margin for noise
+    assert fixed + per_area * w * h / TOP_AREA / told.up_margin > told.budget_ms
+
+
+def test_the_frame_path_reports_its_output_size_time_apart_from_the_network():
+    """FramePath.fixed_ms (what the pipeline hands the controller as the fixed part) holds the
+    output-size stages only: not the network, not the upsampler's coefficients at the
+    processing size."""
+    from stylecam.framepath import FramePath, FrameSettings
+
+    class SlowNetwork:
+        def stylize(self, img, vector):
+            time.sleep(0.08)
+            return img
+
+    path = FramePath(SlowNetwork(), (1280, 720))
+    frame = np.random.default_rng(0).integers(0, 255, (720, 1280, 3), np.uint8)
+    for _ in range(3):
+        t0 = time.perf_counter()
+        path(frame, FrameSettings(vector=np.zeros(100, np.float32), proc_size=(320, 176)))
+        total = (time.perf_counter() - t0) * 1000
+    st = path.stats.stage_ms
+    assert path.upsampler.small_ms > 0
+    assert 0 < path.fixed_ms < total - 80  # the network's 80 ms are not in it
+    outside = st["preprocess"][-1] + st["postprocess"][-1] - path.upsampler.small_ms
+    assert abs(path.fixed_ms - outside) < 1.0
