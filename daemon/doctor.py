@@ -163,8 +163,13 @@ def check_providers(cfg) -> tuple[list[Check], list[str]]:
         return [Check(FAIL, "model", f"{exc}; reinstall stylecam (pip install stylecam)")], []
     checks = [Check(OK, "model", f"{catalogue.model_path} with {len(catalogue.styles)} styles; "
                     f"precisions {', '.join(catalogue.precisions)}")]
+    for preset in catalogue.networks:
+        net = catalogue.for_quality(preset)
+        checks.append(Check(OK, "model", f"processing.quality {preset} runs {net.model_path.name} "
+                            f"(scale {net.scale}); precisions {', '.join(net.precisions)}"))
     try:
-        model = catalogue.model_for(cfg.processing.precision)
+        # the network `stylecam run` will load: the one of processing.quality, if it has its own
+        model = catalogue.for_quality(cfg.processing.quality).model_for(cfg.processing.precision)
     except StyleError as exc:
         return checks + [Check(FAIL, "model", str(exc))], []
     try:

@@ -149,6 +149,7 @@ class Engine:
         import onnxruntime as ort
 
         check_model(model)
+        self.model_path = Path(model)
         available = set(ort.get_available_providers())
         # a provider that cannot load prints a red error per attempt; the reason is kept in
         # self.choice.skipped (logged and shown in /status) instead

@@ -38,6 +38,7 @@ class Pipeline:
     def __init__(self, cfg: Config, catalogue: Catalogue, *, opener=open_source,
                  engine: Engine | None = None, max_frames: int | None = None):
         self.cfg = cfg
+        catalogue = catalogue.for_quality(cfg.processing.quality)  # the network this preset runs
         self.catalogue = catalogue
         self.out_size = parse_size(cfg.output.size, "output.size")
         self.stats = Stats()

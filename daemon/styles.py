@@ -2,12 +2,13 @@
 `stylecam train --style-image` writes into the user config dir (styles/NAME.yaml)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from .config import QUALITY_PRESETS
 from .errors import StylecamError
 from .paths import models_dir, user_styles_dir
 
@@ -43,6 +44,16 @@ class Catalogue:
     min_size: int = 20
     scale: int = 1  # the network's body runs at 1/scale of its input (training/model.py)
     variants: dict[str, Path] = field(default_factory=dict)  # precision (fp16, int8) -> reduced-precision model
+    # quality preset -> the network trained for it (the manifest's `networks`), fields as above
+    networks: dict[str, dict] = field(default_factory=dict)
+    network: str = ""  # the preset whose `networks` entry this catalogue runs ("": the main network)
+
+    def for_quality(self, quality: str) -> "Catalogue":
+        """The catalogue whose network `processing.quality` runs: the manifest's `networks` entry
+        for that preset (e.g. `best`: a scale-2 network that paints near the output size), else
+        this one. The styles are the same (the networks share the style vectors)."""
+        net = self.networks.get(quality)
+        return self if net is None else replace(self, **net, networks={}, network=quality)
 
     @property
     def precisions(self) -> list[str]:
@@ -54,7 +65,7 @@ class Catalogue:
         if precision == "fp32":
             return self.model_path
         folder = self.model_path.parent
-        howto = VARIANTS_HOWTO.format(models=folder)
+        howto = VARIANTS_HOWTO.format(models=folder) + (f" --network {self.network}" if self.network else "")
         if precision not in self.variants:
             raise StyleError(f"no {precision} variant of the style network: {folder / 'styles.yaml'} lists "
                              f"precisions {', '.join(self.precisions)}; make the fp16/int8 files with "
@@ -84,6 +95,30 @@ def _variants_from(data, manifest: Path) -> dict[str, Path]:
         raise StyleError(f"{manifest}: 'variants' must map a precision to a file name, "
                          "e.g. {fp16: stylenet_fp16.onnx, int8: stylenet_int8.onnx}")
     return {k: manifest.parent / v for k, v in data.items() if k != "fp32"}
+
+
+def _network_from(data: dict, manifest: Path) -> dict:
+    """Catalogue fields of one network: the manifest's top level, or one `networks` entry."""
+    path = manifest.parent / str(data["model"])
+    if not path.exists():
+        raise StyleError(f"{manifest} names {path.name}, which is missing; reinstall stylecam")
+    return {"model_path": path, "stride": int(data.get("stride", 4)), "min_size": int(data.get("min_size", 20)),
+            "scale": int((data.get("architecture") or {}).get("scale", 1)),
+            "variants": _variants_from(data.get("variants"), manifest)}
+
+
+def _networks_from(data, manifest: Path) -> dict[str, dict]:
+    """The manifest's optional `networks: {PRESET: {model: FILE, architecture: ..., ...}}`."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(v, dict) and "model" in v for v in data.values()):
+        raise StyleError(f"{manifest}: 'networks' must map a quality preset to a network with a 'model' "
+                         "file, e.g. {best: {model: stylenet_detail.onnx, stride: 8}}")
+    unknown = sorted(set(data) - set(QUALITY_PRESETS))
+    if unknown:
+        raise StyleError(f"{manifest}: 'networks' names {', '.join(map(str, unknown))}, not a quality preset; "
+                         f"use one of {', '.join(QUALITY_PRESETS)}")
+    return {preset: _network_from(net, manifest) for preset, net in data.items()}
 
 
 def _style_from(entry, where: str, custom: bool) -> Style:
@@ -141,12 +176,7 @@ def load_catalogue(model_dir: Path | None = None, user_dir: Path | None = None) 
     data = yaml.safe_load(manifest.read_text())
     if not isinstance(data, dict) or "model" not in data or "styles" not in data:
         raise StyleError(f"{manifest}: needs 'model' and 'styles' keys")
-    cat = Catalogue(model_path=model_dir / data["model"], stride=int(data.get("stride", 4)),
-                    min_size=int(data.get("min_size", 20)),
-                    scale=int((data.get("architecture") or {}).get("scale", 1)),
-                    variants=_variants_from(data.get("variants"), manifest))
-    if not cat.model_path.exists():
-        raise StyleError(f"{manifest} names {cat.model_path.name}, which is missing; reinstall stylecam")
+    cat = Catalogue(**_network_from(data, manifest), networks=_networks_from(data.get("networks"), manifest))
     for entry in data["styles"]:
         style = _style_from(entry, str(manifest), custom=False)
         cat.styles[style.name] = style

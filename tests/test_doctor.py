@@ -63,6 +63,7 @@ def test_doctor_passes_here_with_warnings_for_camera_and_virtual_camera(config_d
     assert proc.returncode == (1 if both else 0), out
     assert len(lines(out, "FAIL", "onnxruntime")) == int(both), out
     assert lines(out, "OK", "provider") and "cpu: works" in out
+    assert "processing.quality best runs stylenet_detail.onnx (scale 2)" in "".join(lines(out, "OK", "model"))
     assert lines(out, "OK", "config") and str(config_dir / "config.yaml") in out
     assert f"port {port}" in "".join(lines(out, "OK", "api"))
     assert str(config_dir / "token") in "".join(lines(out, "OK", "token"))

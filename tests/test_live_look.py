@@ -31,7 +31,7 @@ def test_live_look_report_judges_the_published_frames_against_the_teacher(tmp_pa
     for p in paintings:
         cv2.imwrite(str(styles / p["file"]), (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8))
     out, js = tmp_path / "live.md", tmp_path / "live.json"
-    main(["--content", str(content), "--styles-dir", str(styles), "--processing", "320x180=128x72",
+    main(["--content", str(content), "--styles-dir", str(styles), "--processing", "320x180=128x72,320x180 best=256x144",
           "--out", str(out), "--json", str(js), "--pictures", str(tmp_path / "img"), "--threads", "1"])
     res = json.loads(js.read_text())
     rows = res["sizes"]["320x180"]["styles"]
@@ -41,7 +41,12 @@ def test_live_look_report_judges_the_published_frames_against_the_teacher(tmp_pa
         assert r["ratio"] == pytest.approx(r["live_distance"] / r["teacher_distance"])
         assert r["grid_ratio"] >= 1.0
         assert -1.0 <= r["structure"] <= 1.0
-    assert "| 320x180 | 128x72 |" in out.read_text()
+    text = out.read_text()
+    assert "| 320x180 | 128x72 |" in text
+    # a preset's row runs that preset's network (models/styles.yaml `networks`: best's scale-2 one)
+    assert "| 320x180 best | 256x144 |" in text and "for `best`, models/stylenet_detail.onnx" in text
+    best = res["sizes"]["320x180 best"]["styles"]
+    assert all(best[k]["live_distance"] != rows[k]["live_distance"] for k in rows)
 
 
 def test_structure_sees_the_picture_under_the_texture():

@@ -40,9 +40,9 @@ def test_look_figures_check_the_processing_grid_and_the_networks_grid_through_th
     ("balanced", (1280, 720), "cpu", ((640, 360), (320, 180))),
     ("balanced", (640, 360), "cpu", ((640, 360), (256, 144))),  # min_size 256x144 is above 4x's 160x90
     ("balanced", (1920, 1080), "cpu", ((640, 360), (480, 270))),
-    ("best", (1280, 720), "cpu", ((640, 360), (640, 360))),
+    ("best", (1280, 720), "cpu", ((640, 360), (640, 360))),  # 1280x720 / 1.33 is above the CPU cap
     ("balanced", (1280, 720), "cuda", ((1280, 720), (320, 180))),  # a GPU paints up to the output size
-    ("best", (1920, 1080), "tensorrt", ((1920, 1080), (1920, 1080))),
+    ("best", (1920, 1080), "tensorrt", ((1920, 1080), (1440, 810))),  # at most a 1.33x upscale
 ])
 def test_quality_presets_set_the_smallest_size_and_auto_the_largest(quality, out, provider, expected):
     p = config_mod.ProcessingConfig(quality=quality)
@@ -62,7 +62,7 @@ def test_an_explicit_max_size_wins_over_auto_and_the_preset_stays_under_it():
 
 
 def test_the_pipeline_ladder_follows_the_preset(catalogue):
-    for quality, floor in (("fast", (128, 72)), ("balanced", (160, 88)), ("best", (640, 360))):
+    for quality, floor in (("fast", (128, 72)), ("balanced", (160, 88)), ("best", (480, 272))):
         cfg = make_config(processing={"max_size": "auto", "min_size": "128x72", "quality": quality},
                           output={"size": "640x360"})
         ladder = Pipeline(cfg, catalogue).controller.ladder  # built, not started

@@ -33,6 +33,7 @@ def copy_models(dst: Path) -> Path:
     dst.mkdir(parents=True, exist_ok=True)
     manifest = yaml.safe_load((models_dir() / "styles.yaml").read_text())
     manifest.pop("variants", None)
+    manifest.pop("networks", None)  # the main network only (tests/test_networks.py: the others)
     shutil.copy(models_dir() / manifest["model"], dst / manifest["model"])
     (dst / "styles.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     return dst

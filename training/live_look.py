@@ -120,7 +120,15 @@ def evaluate(content: list[Path], styles_dir: Path, processing: dict[str, dict],
     from ..styles import load_catalogue
 
     catalogue = load_catalogue(models)
-    engine = Engine(catalogue.model_path, ["cpu"], threads=threads)
+    engines: dict[Path, Engine] = {}
+
+    def engine_for(preset: str) -> Engine:
+        """The network the daemon runs for this quality preset (Catalogue.for_quality)."""
+        path = catalogue.for_quality(preset).model_path
+        if path not in engines:
+            engines[path] = Engine(path, ["cpu"], threads=threads)
+        return engines[path]
+
     teacher = Teacher(threads=threads)
     paintings = {p["name"]: p for p in yaml.safe_load(Path(__file__).with_name("paintings.yaml").read_text())}
     images, videos = [], []
@@ -142,6 +150,8 @@ def evaluate(content: list[Path], styles_dir: Path, processing: dict[str, dict],
     for size_text, measured in processing.items():
         out_size, proc = parse_size(size_text.split()[0]), parse_size(measured["processing_size"])
         default_row = " " not in size_text
+        preset = size_text.split()[1] if not default_row else Config().processing.quality
+        engine = engine_for(preset)
         photos = [fit(p, out_size) for p in photos_src]
         clips = [[fit(f, out_size) for f in frames] for frames in clips_src]
         flows = [clip_flows(frames) for frames in clips] if out_size == (1280, 720) and default_row else None
@@ -174,15 +184,20 @@ def evaluate(content: list[Path], styles_dir: Path, processing: dict[str, dict],
                 r["warping_ratio"] = r["live_warping"] / r["teacher_warping"]
             styles[name] = r
         result["sizes"][size_text] = {**measured, "styles": styles}
-        if pictures is not None and out_size == (1280, 720) and default_row:
-            result["pictures"] = write_pictures(pictures, engine, teacher, catalogue, proc, defaults.smoothing,
-                                                face, clips[0][-1] if clips else photos[0], face_box)
+        if pictures is not None and out_size == (1280, 720) and (default_row or preset == "best"):
+            result.setdefault("pictures", []).extend(
+                write_pictures(pictures, engine, teacher, catalogue, proc, defaults.smoothing, face,
+                               clips[0][-1] if clips else photos[0], face_box,
+                               suffix="" if default_row else f"_{preset}",
+                               label="live default" if default_row else f"live {preset}"))
     return result
 
 
 def write_pictures(folder: Path, engine, teacher, catalogue, proc, smoothing, face, scene,
-                   face_box: tuple[int, int] | None = None) -> list[str]:
-    """100 % crops of a face and of a textured scene: input | live default | teacher at full size."""
+                   face_box: tuple[int, int] | None = None, suffix: str = "",
+                   label: str = "live default") -> list[str]:
+    """100 % crops of a face and of a textured scene: input | live (the default preset, or the one
+    `suffix` names) | teacher at full size."""
     folder.mkdir(parents=True, exist_ok=True)
     vec = catalogue.get("starry_night").vector
     written = []
@@ -198,9 +213,9 @@ def write_pictures(folder: Path, engine, teacher, catalogue, proc, smoothing, fa
         full = (teacher.stylize(img, vec) * 255 + 0.5).astype(np.uint8)
         y, x = box or _busiest(img)
         tiles = [t[y:y + 300, x:x + 400] for t in (img, live, full)]
-        labels = ("input", f"live default ({proc[0]}x{proc[1]} -> 1280x720)", "teacher at 1280x720")
+        labels = ("input", f"{label} ({proc[0]}x{proc[1]} -> 1280x720)", "teacher at 1280x720")
         tiles = [_label(t, s) for t, s in zip(tiles, labels)]
-        path = folder / f"live_look_{name}.jpg"
+        path = folder / f"live_look_{name}{suffix}.jpg"
         cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(tiles, 1), cv2.COLOR_RGB2BGR),
                     [cv2.IMWRITE_JPEG_QUALITY, 92])
         written.append(path.name)
@@ -297,8 +312,11 @@ def main(argv=None) -> None:
     res = evaluate(a.content, a.styles_dir, processing, a.threads, a.pictures, face, a.models, box)
     from ..styles import load_catalogue
 
-    path = load_catalogue(a.models).model_path
-    model = f"{path.parent.name}/{path.name}"
+    catalogue = load_catalogue(a.models)
+    path = catalogue.model_path
+    model = f"{path.parent.name}/{path.name}" + "".join(
+        f"; for `{preset}`, {path.parent.name}/{catalogue.for_quality(preset).model_path.name}"
+        for preset in catalogue.networks)
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(res, indent=1) + "\n")
     kept = ""

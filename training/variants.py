@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from .dataset import list_content, read_frames, read_rgb
-from .errors import exits_on_error
+from .errors import TrainingError, exits_on_error
 from .quality import fit
 
 CALIBRATION_SIZE = (640, 360)
@@ -68,15 +68,24 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", type=Path, default=Path("models"), help="folder with styles.yaml")
     ap.add_argument("--content", type=Path, required=True, help="training photos/clips for int8 calibration")
+    ap.add_argument("--network", metavar="PRESET",
+                    help="the variants of the network the manifest lists for this quality preset "
+                         "(its `networks` entry) instead of the main one")
     a = ap.parse_args(argv)
     manifest_path = a.models / "styles.yaml"
     manifest = yaml.safe_load(manifest_path.read_text())
-    src = a.models / manifest["model"]
+    entry = manifest
+    if a.network:
+        entry = (manifest.get("networks") or {}).get(a.network)
+        if entry is None:
+            raise TrainingError(f"{manifest_path} lists no network for {a.network!r} under 'networks'; "
+                                "install one with python -m stylecam.training.networks")
+    src = a.models / entry["model"]
     stem = src.stem
     vectors = [np.asarray(s["vector"], np.float32) for s in manifest["styles"]]
     make_fp16(src, a.models / f"{stem}_fp16.onnx")
     make_int8(src, a.models / f"{stem}_int8.onnx", calibration_inputs(a.content, vectors))
-    manifest["variants"] = {"fp16": f"{stem}_fp16.onnx", "int8": f"{stem}_int8.onnx"}
+    entry["variants"] = {"fp16": f"{stem}_fp16.onnx", "int8": f"{stem}_int8.onnx"}
     manifest_path.write_text(yaml.safe_dump(manifest, sort_keys=False, width=100))
     print(f"wrote {stem}_fp16.onnx and {stem}_int8.onnx; manifest lists them under 'variants'")
 

@@ -150,7 +150,8 @@ class Bench:
         self.source = args.input or default_input()
         self.style_name = args.style or DEFAULTS.style.name
         self.engine = None
-        self.catalogue = catalogue  # default: the shipped one, loaded on first use
+        # default: the shipped one, loaded on first use; either way the network of --quality
+        self.catalogue = catalogue.for_quality(args.quality) if catalogue is not None else None
 
     def start_pipeline(self, size: tuple[int, int], frames):
         from ..pipeline import Pipeline
@@ -158,7 +159,7 @@ class Bench:
         if self.catalogue is None:
             from ..styles import load_catalogue
 
-            self.catalogue = load_catalogue()
+            self.catalogue = load_catalogue().for_quality(self.args.quality)
         cfg = bench_config(self.args, self.source, size)
         pipe = Pipeline(cfg, self.catalogue, opener=clip_opener(frames, self.args.source_fps), engine=self.engine)
         self.engine = pipe.engine
