@@ -56,6 +56,10 @@ class FlowSmoother(Smoother):
         self.prev_out: np.ndarray | None = None
         self.prev_in: np.ndarray | None = None
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
+        # the confidence of the warp for each photometric error 0..255 (a table: no exp per pixel)
+        err = np.arange(256, dtype=np.float32)
+        self._confidence = (keep * np.exp(-(err / sigma) ** 2)).astype(np.float32)
+        self._dilate = np.ones((3, 3), np.uint8)
 
     def reset(self) -> None:
         self.prev_out = self.prev_in = None
@@ -67,24 +71,28 @@ class FlowSmoother(Smoother):
         return self._grid
 
     def apply(self, stylized, content):
+        # OpenCV calls only (SIMD, no float temporaries in numpy): this runs on every frame
         gray = cv2.cvtColor(content, cv2.COLOR_BGR2GRAY)
         if self.prev_out is None or self.prev_out.shape != stylized.shape:
             self.prev_out, self.prev_in = stylized, gray
             return stylized
         h, w = gray.shape
         flow = self.dis.calc(gray, self.prev_in, None)  # current -> previous
+        fx, fy = cv2.split(flow)
         # Sub-pixel flow on a still scene is sensor noise; warping by it resamples the
         # accumulated output every frame and blurs the brush texture. Snap it to zero.
-        flow[(flow[..., 0] ** 2 + flow[..., 1] ** 2) < self.deadband ** 2] = 0
+        moving = cv2.compare(cv2.magnitude(fx, fy), self.deadband, cv2.CMP_GE)
         gx, gy = self._base_grid(h, w)
-        mx, my = gx + flow[..., 0], gy + flow[..., 1]
+        mx, my = gx.copy(), gy.copy()
+        cv2.add(gx, fx, mx, mask=moving)
+        cv2.add(gy, fy, my, mask=moving)
         warped_out = cv2.remap(self.prev_out, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         warped_in = cv2.remap(self.prev_in, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        err = cv2.absdiff(gray, warped_in).astype(np.float32)
-        err = cv2.dilate(cv2.GaussianBlur(err, (5, 5), 0), np.ones((3, 3), np.uint8))
-        inside = ((mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)).astype(np.float32)
-        keep = (self.keep * np.exp(-(err / self.sigma) ** 2) * inside)[..., None]
-        out = (stylized * (1 - keep) + warped_out * keep + 0.5).astype(np.uint8)
+        err = cv2.dilate(cv2.GaussianBlur(cv2.absdiff(gray, warped_in), (5, 5), 0), self._dilate)
+        keep = cv2.LUT(err, self._confidence)
+        inside = cv2.bitwise_and(cv2.inRange(mx, 0, w - 1), cv2.inRange(my, 0, h - 1))
+        keep = cv2.bitwise_and(keep, keep, mask=inside)  # outside the frame: the new output only
+        out = cv2.blendLinear(warped_out, stylized, keep, cv2.subtract(1.0, keep))
         self.prev_out, self.prev_in = out, gray
         return out
 

@@ -116,3 +116,38 @@ def test_smoother_follows_a_change_of_processing_size(mode, bikes_clip):
 def test_unknown_smoothing_mode_names_the_choices():
     with pytest.raises(ValueError, match="off, ema, flow"):
         make_smoother("blur")
+
+
+def reference_flow_blend(smoother, stylized, gray, prev_out, prev_in):
+    """The flow smoother's blend written out in numpy (what its OpenCV calls compute): the
+    previous output warped by the DIS flow (sub-pixel flow snapped to 0), kept with confidence
+    keep * exp(-(err / sigma)^2) of the blurred, dilated photometric error, inside the frame."""
+    flow = smoother.dis.calc(gray, prev_in, None)
+    flow[(flow[..., 0] ** 2 + flow[..., 1] ** 2) < smoother.deadband ** 2] = 0
+    h, w = gray.shape
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    mx, my = gx + flow[..., 0], gy + flow[..., 1]
+    warped_out = cv2.remap(prev_out, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    warped_in = cv2.remap(prev_in, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    err = cv2.absdiff(gray, warped_in).astype(np.float32)
+    err = cv2.dilate(cv2.GaussianBlur(err, (5, 5), 0), np.ones((3, 3), np.uint8))
+    inside = ((mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)).astype(np.float32)
+    keep = (smoother.keep * np.exp(-(err / smoother.sigma) ** 2) * inside)[..., None]
+    return (stylized * (1 - keep) + warped_out * keep + 0.5).astype(np.uint8)
+
+
+def test_flow_blend_matches_its_definition_on_a_real_clip(carphone_clip):
+    inputs = read_frames(carphone_clip, 30, SIZE)
+    rng = np.random.default_rng(0)
+    stylized = [cv2.add(cv2.GaussianBlur(f, (0, 0), 2), rng.integers(0, 40, f.shape, dtype=np.uint8))
+                for f in inputs]  # painted-like: smooth picture plus texture that changes per frame
+    smoother = make_smoother("flow")
+    smoother.apply(stylized[0], inputs[0])
+    for s, f in zip(stylized[1:], inputs[1:]):
+        prev_out, prev_in = smoother.prev_out, smoother.prev_in
+        gray = cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)
+        expected = reference_flow_blend(make_smoother("flow"), s, gray, prev_out, prev_in)
+        got = smoother.apply(s, f)
+        diff = np.abs(got.astype(np.int16) - expected)
+        assert diff.mean() < 0.25 and diff.max() <= 4  # rounding of the 8-bit error map only
+        assert np.abs(got.astype(np.int16) - s).mean() > 1  # and it did blend in the past
