@@ -27,10 +27,10 @@ def _model_dir() -> Path:
     return Path(spec.origin).parent / "models"
 
 
-def _session(model, threads: int):
+def _session(model, threads: int, optimize: bool = True):
     """An ORT CPU session on an in-memory onnx model (the daemon's factory, ORT's threading)."""
     data = model if isinstance(model, bytes) else model.SerializeToString()
-    return open_session(data, "cpu", threads, spin=True)
+    return open_session(data, "cpu", threads, spin=True, optimize=optimize)
 
 
 def symbolic_transform_model():
@@ -51,7 +51,10 @@ class Teacher:
     def __init__(self, threads: int = 0):
         import onnx
 
-        self.predictor = _session(onnx.load(str(_model_dir() / "arbitrary_predict.onnx")), threads)
+        # the predictor unoptimised: from onnxruntime 1.31 the full optimisation fuses its
+        # quantize/dequantize pairs into int8 kernels, which moved its vectors 22 % away from
+        # the model's own float computation (and from the PyTorch port the training losses use)
+        self.predictor = _session(onnx.load(str(_model_dir() / "arbitrary_predict.onnx")), threads, optimize=False)
         self.transformer = _session(symbolic_transform_model(), threads)
         self._t_in = [i.name for i in self.transformer.get_inputs()]
         self._p_in = self.predictor.get_inputs()[0].name
