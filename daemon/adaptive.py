@@ -4,8 +4,8 @@ measured per-frame work fits the target frame rate.
 Sizes form a ladder between min and max (multiples of the network stride, the output's aspect
 ratio). Decisions use the median work time of the last few frames, so a frame stalled by
 another process does not move the size. Going down is quick (the predicted best rung); going
-up needs the predicted time at the next rung to be well under budget for a while (hysteresis)
-and the wait doubles each time a rise had to be undone soon after (no oscillation).
+up needs the predicted time at the next rung to be well under budget for a while (hysteresis),
+then goes as far up as that margin holds, and the wait doubles each time a rise had to be undone soon after (no oscillation).
 """
 from __future__ import annotations
 
@@ -128,8 +128,12 @@ class ResolutionController:
         elif s.rung > 0 and s.frames_at_rung >= s.up_wait:
             # the margin is for the part that grows (and is guessed): with fixed_ms 0 this is
             # "predicted < budget * up_margin"
-            if fixed + (predicted(s.rung - 1) - fixed) / self.up_margin < self.budget_ms:
-                self._move(s.rung - 1, "up")
+            fits = lambda rung: fixed + (predicted(rung) - fixed) / self.up_margin < self.budget_ms  # noqa: E731
+            if fits(s.rung - 1):
+                target = s.rung - 1  # and on up while the margin holds: far under budget, far up
+                while target > 0 and fits(target - 1):
+                    target -= 1
+                self._move(target, "up")
                 self._frames_since_up = 0
         return self.size
 
