@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quality", choices=LIMITS["quality"],
                      help="fast: hold the frame rate at any processing size | balanced (default): upscale at "
                      "most 4x, lower the frame rate below that | best: paint at the largest size")
+    run.add_argument("--paint-every", type=int, metavar="N",
+                     help="the network may paint as rarely as every Nth frame; frames in between carry the "
+                     "last painting along the optical flow (default 3; 1: paint every frame)")
     run.add_argument("--no-loop", action="store_true", help="stop at the end of a video file input")
     run.add_argument("--on-demand", choices=ON_DEMAND_MODES,
                      help="auto: idle while no app reads the virtual camera (default) | always | never")
@@ -136,7 +139,7 @@ FLAGS = (
     ("precision", "processing", "precision", False), ("target_fps", "processing", "target_fps", True),
     ("quality", "processing", "quality", False), ("device", "processing", "device", True),
     ("on_demand", "processing", "on_demand", False), ("output_size", "output", "size", False),
-    ("port", "api", "port", True),
+    ("port", "api", "port", True), ("paint_every", "processing", "paint_every", True),
 )
 
 

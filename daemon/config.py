@@ -72,6 +72,7 @@ LIMITS: dict[str, Span | Choices] = {
     "region": Choices(("all", "background", "person")),  # where the style paints (person segmentation)
     "quality": Choices(QUALITY_PRESETS),  # processing.quality
     "device": Span(0, 63),             # processing.device: a GPU index
+    "paint_every": Span(1, 8),         # processing.paint_every
 }
 # the choices under the names the modules (and the panel's control lookup) know them by
 SMOOTHING_MODES = LIMITS["smoothing"]
@@ -108,6 +109,7 @@ class ProcessingConfig:
     precision: str = "fp32"       # fp32 | fp16 | int8 (smaller, faster variants; see docs/quality.md)
     on_demand: str = "auto"       # auto: idle while no app reads the virtual camera | always | never (paused)
     idle_after_s: float = 5.0     # auto: seconds without a reader before going idle (apps that reopen don't flap it)
+    paint_every: int = 3          # the network may paint as rarely as every Nth frame (in the background); frames in between carry the last painting along the optical flow; 1: every frame
 
 
 @dataclass
@@ -256,6 +258,7 @@ def validate(cfg: Config) -> Config:
     if not LIMITS["device"].allows(p.device):
         raise ConfigError("processing.device: give a GPU index from 0 (see `stylecam doctor`)")
     _check("processing.quality", p.quality, "quality")
+    _check("processing.paint_every", p.paint_every, "paint_every", " (1: the network paints every frame)")
     bad = [v for v in p.providers if not PROVIDERS.allows(v)]
     if bad or not p.providers:
         raise ConfigError(f"processing.providers: unknown {bad}; choose from {PROVIDERS}")

@@ -53,7 +53,8 @@ class Pipeline:
         self.region_fade = StyleFade(np.array(region_weights(self.style.region)))  # fades a region change
         self.engine = engine or Engine(catalogue.model_for(cfg.processing.precision), cfg.processing.providers,
                                        cfg.processing.threads, device=cfg.processing.device)
-        self.path = FramePath(self.engine, self.out_size, smoothing=self.style.smoothing, stats=self.stats)
+        self.path = FramePath(self.engine, self.out_size, smoothing=self.style.smoothing, stats=self.stats,
+                              paint_every=cfg.processing.paint_every, background=True)
         aspect = self.out_size[0] / self.out_size[1]
         top, low = processing_bounds(cfg.processing, self.out_size, self.engine.provider, catalogue.scale)
         ladder = size_ladder(top, low, aspect, max(8, catalogue.stride))
@@ -127,6 +128,7 @@ class Pipeline:
                 outs, self.outputs = self.outputs, []
             for o in outs:
                 o.stop()
+            self.path.close()
             self.done.set()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -234,7 +236,7 @@ class Pipeline:
         for o in outputs:
             o.set_idle(False)
         with self._lock:
-            self.path.smoother.reset()  # the last frame before the pause is no guide for the next
+            self.path.reset()  # the last frame before the pause is no guide for the next
         self.in_slot.get(timeout=0)  # nor is a frame captured just before the camera was released
         self._woke_at = time.monotonic()
         self.capture.resume()
@@ -249,15 +251,32 @@ class Pipeline:
                                      keep_color=style.preserve_color, mirror=style.mirror,
                                      enabled=style.enabled, region=tuple(self.region_fade.vector()))
             outputs = list(self.outputs)
+        # a painting expected within what this frame leaves of the budget is waited for (a GPU:
+        # every frame painted); a longer one is carried onto the frames until it is done
+        self.path.wait_ms = max(0.0, self.controller.budget_ms - self.path.own_ms)
         result = self.path(frame.image, settings, placeholder=frame.placeholder)
         if style.enabled and not frame.placeholder:
-            self.controller.observe((time.perf_counter() - t0) * 1000, self.path.fixed_ms)
+            self._observe((time.perf_counter() - t0) * 1000, settings.proc_size)
         self.latest = (frame.image, result)
         with st.timer("output"):
             for o in outputs:
                 o.send(result)
         st.stage("capture", self.capture.read_ms)
         st.frame_done(frame.captured_at)
+
+    def _observe(self, frame_ms: float, proc_size: tuple[int, int]) -> None:
+        """What the controller sizes the painting by. Every frame: its own time (preprocess,
+        carry, upsampler, finish; the painting too when it was painted in this thread). With a
+        painter thread, a frame within the budget hands it the painting's time instead, shared
+        over the `paint_every` frames one painting may serve (a painting made at another size
+        than the current one says nothing about it yet): the size then decides how often a
+        frame is painted, not whether it is published in time."""
+        path, ctl = self.path, self.controller
+        if path.painter is not None and frame_ms <= ctl.budget_ms:
+            if path.paint_size == proc_size:
+                ctl.observe(path.paint_ms / path.paint_every, 0.0)
+            return
+        ctl.observe(frame_ms, path.fixed_ms)
 
     # -- reporting ------------------------------------------------------------------------
     def status(self) -> dict:
@@ -286,6 +305,8 @@ class Pipeline:
             "input": self.capture.describe(),
             "outputs": outputs,
             "dropped_frames": self.in_slot.dropped + sum(o["dropped"] for o in outputs),
+            "paint_every": self.path.paint_every,
+            "paintings": self.path.painted,
             **self.controller.describe(),
         })
         return snap

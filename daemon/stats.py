@@ -8,7 +8,7 @@ from collections import deque
 
 import numpy as np
 
-STAGES = ("capture", "preprocess", "inference", "smoothing", "segmentation", "postprocess", "output")
+STAGES = ("capture", "preprocess", "inference", "smoothing", "carry", "segmentation", "postprocess", "output")
 
 
 class Stats:

@@ -133,7 +133,8 @@ def frame_rate(pipeline, seconds: float) -> float:
 
 def test_pipeline_with_a_slow_engine_lowers_the_size_holds_fps_and_rises_back(catalogue, engine, bikes_clip):
     cfg = make_config(input={"source": bikes_clip},
-                      processing={"max_size": "256x144", "min_size": "128x72", "target_fps": 10.0},
+                      processing={"max_size": "256x144", "min_size": "128x72", "target_fps": 10.0,
+                                  "paint_every": 1},  # every frame painted: the frame waits for it
                       output={"size": "256x144", "fps": 10.0})
     top = 256 * 144
     slow = SlowedEngine(engine, us_per_pixel=200_000 / top)  # 200 ms at full size: 2x the frame time
@@ -165,7 +166,8 @@ def test_pipeline_with_a_slow_engine_lowers_the_size_holds_fps_and_rises_back(ca
         # busy maybe not all the way; the cost-model tests above check the full climb)
         target = max(0, low - 2)
         wait_for(lambda: pipe.controller.s.rung <= target, timeout=60, what="the controller to rise back")
-        assert slow.sizes[-1][0] * slow.sizes[-1][1] > w * h
+        wait_for(lambda: slow.sizes[-1][0] * slow.sizes[-1][1] > w * h, timeout=10,
+                 what="the network to paint at the larger size")
     finally:
         sampling.set()
         pipe.stop()
@@ -173,6 +175,32 @@ def test_pipeline_with_a_slow_engine_lowers_the_size_holds_fps_and_rises_back(ca
     settled = held[len(held) // 2:]
     assert reversals(np.array(settled)) == 0, settled
     assert reversals(np.array(held)) <= 2, held
+
+
+def test_a_painter_thread_publishes_every_frame_while_a_slow_network_paints(catalogue, engine, bikes_clip):
+    """processing.paint_every 3: a painting that takes 2x the frame time (3x at full size) is
+    made in the background, and the frames in between are carried: the frame rate holds, and
+    the controller lowers the size only as far as one painting per 3 frames needs."""
+    cfg = make_config(input={"source": bikes_clip},
+                      processing={"max_size": "256x144", "min_size": "128x72", "target_fps": 10.0,
+                                  "paint_every": 3},
+                      output={"size": "256x144", "fps": 10.0})
+    top = 256 * 144
+    slow = SlowedEngine(engine, us_per_pixel=300_000 / top)  # 300 ms at full size: 3x the frame time
+    pipe = Pipeline(cfg, catalogue, engine=slow)
+    pipe.add_output("null")
+    pipe.start()
+    try:
+        wait_for(lambda: pipe.status()["paintings"] >= 4, timeout=60, what="paintings in the background")
+        fps = frame_rate(pipe, 4.0)
+        status = pipe.status()
+        w, h = pipe.controller.size
+        assert fps >= 10.0 * 0.75, f"{fps:.1f} fps at {w}x{h}"
+        assert status["paint_every"] == 3 and status["paintings"] < status["frames"]  # frames were carried
+        assert w * h < top  # 300 ms at the top does not fit 3 frames of 100 ms (90 with headroom)
+        assert w * h >= top * 0.5  # but there is no need to go as low as painting every frame would
+    finally:
+        pipe.stop()
 
 
 def test_a_fixed_output_size_cost_is_not_expected_to_shrink():

