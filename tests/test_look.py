@@ -37,11 +37,11 @@ def test_look_figures_check_the_processing_grid_and_the_networks_grid_through_th
 
 @pytest.mark.parametrize("quality, out, provider, expected", [
     ("fast", (1280, 720), "cpu", ((640, 360), (256, 144))),
-    ("balanced", (1280, 720), "cpu", ((640, 360), (320, 180))),
-    ("balanced", (640, 360), "cpu", ((640, 360), (256, 144))),  # min_size 256x144 is above 4x's 160x90
-    ("balanced", (1920, 1080), "cpu", ((640, 360), (480, 270))),
+    ("balanced", (1280, 720), "cpu", ((640, 360), (640, 360))),  # at most a 2x upscale
+    ("balanced", (640, 360), "cpu", ((640, 360), (320, 180))),
+    ("balanced", (1920, 1080), "cpu", ((640, 360), (640, 360))),  # 960x540 is above the CPU cap
     ("best", (1280, 720), "cpu", ((640, 360), (640, 360))),  # 1280x720 / 1.33 is above the CPU cap
-    ("balanced", (1280, 720), "cuda", ((1280, 720), (320, 180))),  # a GPU paints up to the output size
+    ("balanced", (1280, 720), "cuda", ((1280, 720), (640, 360))),  # a GPU paints up to the output size
     ("best", (1920, 1080), "tensorrt", ((1920, 1080), (1440, 810))),  # at most a 1.33x upscale
 ])
 def test_quality_presets_set_the_smallest_size_and_auto_the_largest(quality, out, provider, expected):
@@ -51,9 +51,9 @@ def test_quality_presets_set_the_smallest_size_and_auto_the_largest(quality, out
 
 def test_a_scale_2_network_may_take_twice_the_cpu_size_never_above_the_output():
     p = config_mod.ProcessingConfig(quality="balanced")
-    assert config_mod.processing_bounds(p, (1280, 720), "cpu", scale=2) == ((1280, 720), (320, 180))
-    assert config_mod.processing_bounds(p, (1920, 1080), "cpu", scale=2) == ((1280, 720), (480, 270))
-    assert config_mod.processing_bounds(p, (640, 360), "cpu", scale=2) == ((640, 360), (256, 144))
+    assert config_mod.processing_bounds(p, (1280, 720), "cpu", scale=2) == ((1280, 720), (640, 360))
+    assert config_mod.processing_bounds(p, (1920, 1080), "cpu", scale=2) == ((1280, 720), (960, 540))
+    assert config_mod.processing_bounds(p, (640, 360), "cpu", scale=2) == ((640, 360), (320, 180))
 
 
 def test_an_explicit_max_size_wins_over_auto_and_the_preset_stays_under_it():
@@ -62,7 +62,7 @@ def test_an_explicit_max_size_wins_over_auto_and_the_preset_stays_under_it():
 
 
 def test_the_pipeline_ladder_follows_the_preset(catalogue):
-    for quality, floor in (("fast", (128, 72)), ("balanced", (160, 88)), ("best", (480, 272))):
+    for quality, floor in (("fast", (128, 72)), ("balanced", (320, 176)), ("best", (480, 272))):
         cfg = make_config(processing={"max_size": "auto", "min_size": "128x72", "quality": quality},
                           output={"size": "640x360"})
         ladder = Pipeline(cfg, catalogue).controller.ladder  # built, not started

@@ -24,20 +24,25 @@ def picture(name: str) -> np.ndarray:
     return cv2.cvtColor(getattr(skimage_data, name)(), cv2.COLOR_RGB2BGR)
 
 
-def test_the_shipped_best_preset_runs_the_scale_2_network(catalogue):
+def test_the_shipped_best_and_balanced_presets_run_the_scale_2_network(catalogue):
     best = catalogue.for_quality("best")
     assert best.network == "best" and best.scale == 2 and best.model_path.exists()
     assert best.model_path != catalogue.model_path and best.stride == 8
     assert best.styles is catalogue.styles  # the same styles, vectors and custom ones
-    for quality in ("fast", "balanced"):
-        assert catalogue.for_quality(quality) is catalogue
+    balanced = catalogue.for_quality("balanced")  # the default paints with it too (at most a 2x upscale)
+    assert balanced.network == "balanced" and balanced.model_path == best.model_path and balanced.scale == 2
+    assert catalogue.for_quality("fast") is catalogue  # fast: the main network, the cheapest at small sizes
     # the pipeline runs it, with the CPU cap of a scale-2 network and best's 1.33x floor
     cfg = make_config(processing={"max_size": "auto", "quality": "best"}, output={"size": "1280x720"})
     pipe = Pipeline(cfg, catalogue)  # built, not started
     assert pipe.engine.model_path == best.model_path
     assert (pipe.controller.ladder[0], pipe.controller.ladder[-1]) == ((1280, 720), (960, 544))
-    balanced = Pipeline(make_config(processing={"max_size": "auto"}, output={"size": "1280x720"}), catalogue)
-    assert balanced.engine.model_path == catalogue.model_path
+    default = Pipeline(make_config(processing={"max_size": "auto"}, output={"size": "1280x720"}), catalogue)
+    assert default.engine.model_path == best.model_path
+    assert (default.controller.ladder[0], default.controller.ladder[-1]) == ((1280, 720), (640, 360))
+    fast = Pipeline(make_config(processing={"max_size": "auto", "quality": "fast"}, output={"size": "1280x720"}),
+                    catalogue)
+    assert fast.engine.model_path == catalogue.model_path
 
 
 def test_the_best_network_paints_a_frame_through_the_frame_path(catalogue):
