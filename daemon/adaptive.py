@@ -19,17 +19,38 @@ def _round_to(value: float, step: int) -> int:
 
 
 def size_ladder(max_size: tuple[int, int], min_size: tuple[int, int], aspect: float,
-                stride: int, rungs: int = 10) -> list[tuple[int, int]]:
-    """Processing sizes from largest to smallest, aspect kept, multiples of `stride`."""
+                stride: int, rungs: int = 10, out_size: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+    """Processing sizes from largest to smallest, aspect kept, multiples of `stride`. With
+    `out_size`, a side whose upscale to the output would repeat every few pixels (2x, 1.5x,
+    4/3: a visible grid, stylecam.look.upscale_period) moves a stride or two to one that does
+    not: down, except the smallest size, which moves up (the preset's largest upscale holds)."""
     max_h = min(max_size[1], max_size[0] / aspect)
     min_h = min(max(min_size[1], min_size[0] / aspect), max_h)
     ladder: list[tuple[int, int]] = []
     for i in range(rungs):
         h = max_h * (min_h / max_h) ** (i / max(1, rungs - 1))
         size = (_round_to(h * aspect, stride), _round_to(h, stride))
+        if out_size is not None:
+            up = i == rungs - 1
+            size = tuple(_off_period(v, out, stride, up) for v, out in zip(size, out_size))
         if size not in ladder:
             ladder.append(size)
     return ladder
+
+
+def _off_period(side: int, out: int, stride: int, up: bool) -> int:
+    """`side`, or the nearest multiple of `stride` (in `up`'s direction first) whose upscale to
+    `out` has no short period."""
+    from .look import upscale_period
+
+    if side >= out or upscale_period(out, side) is None:
+        return side
+    first, second = (1, -1) if up else (-1, 1)
+    for k in range(1, 5):
+        for v in (side + first * k * stride, side + second * k * stride):
+            if stride <= v < out and upscale_period(out, v) is None:
+                return v
+    return side
 
 
 @dataclass

@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", type=int, help="which GPU (processing.device; `stylecam doctor` lists them)")
     run.add_argument("--quality", choices=LIMITS["quality"],
                      help="fast: hold the frame rate at any processing size (the small network) | balanced "
-                     "(default): the detail network, upscale at most 2x, lower the frame rate below that | best: "
+                     "(default): the detail network, upscale at most 1.5x, lower the frame rate below that | best: "
                      "the detail network, upscale at most 1.33x")
     run.add_argument("--paint-every", type=int, metavar="N",
                      help="the network may paint as rarely as every Nth frame; frames in between carry the "

@@ -51,7 +51,7 @@ class Choices(tuple):
 
 # processing.quality: how far the adaptive controller may shrink the processing size to hold the
 # frame rate, as the largest upscale to the output it accepts (below that it lowers fps instead)
-QUALITY_PRESETS = {"fast": None, "balanced": 2.0, "best": 4 / 3}  # the largest upscale each accepts
+QUALITY_PRESETS = {"fast": None, "balanced": 1.5, "best": 4 / 3}  # the largest upscale each accepts
 
 LIMITS: dict[str, Span | Choices] = {
     "fps": Span(1, 240),               # input.fps, processing.target_fps, output.fps; /params target_fps

@@ -186,8 +186,9 @@ class FramePath:
                 small = preprocess.shrink(guide, self.carry.painting.shape[1::-1])
             with self.stats.timer("carry"):
                 out = self.carry(small)
-            if out is None:  # a new scene: the painter has it next (if free); until then the old
-                out = self.carry.painting  # painting, as it was (nothing holds a frame back)
+            if out is None:  # a new scene: the painter takes the next frame as soon as it is free;
+                out = self.carry.painting  # until then the old painting, as it was (no frame waits)
+                self._count = self.paint_every
             return out, small
 
     def _forget_matte(self) -> None:

@@ -32,6 +32,7 @@ from .styles import Catalogue
 
 log = logging.getLogger(__name__)
 CHECK_IDLE_S = 0.5  # while idle, new outputs are looked for this often (a reader wakes it at once)
+PAINTER_SHARE = 0.5  # the painter thread may be busy this share of the time (the frames get the rest)
 
 
 class Pipeline:
@@ -57,7 +58,7 @@ class Pipeline:
                               paint_every=cfg.processing.paint_every, background=True)
         aspect = self.out_size[0] / self.out_size[1]
         top, low = processing_bounds(cfg.processing, self.out_size, self.engine.provider, catalogue.scale)
-        ladder = size_ladder(top, low, aspect, max(8, catalogue.stride))
+        ladder = size_ladder(top, low, aspect, max(8, catalogue.stride), out_size=self.out_size)
         self.controller = ResolutionController(ladder, cfg.processing.target_fps,
                                                enabled=cfg.processing.adaptive)
         self.in_slot = LatestSlot()
@@ -265,18 +266,17 @@ class Pipeline:
         st.frame_done(frame.captured_at)
 
     def _observe(self, frame_ms: float, proc_size: tuple[int, int]) -> None:
-        """What the controller sizes the painting by. Every frame: its own time (preprocess,
-        carry, upsampler, finish; the painting too when it was painted in this thread). With a
-        painter thread, a frame within the budget hands it the painting's time instead, shared
-        over the `paint_every` frames one painting may serve (a painting made at another size
-        than the current one says nothing about it yet): the size then decides how often a
-        frame is painted, not whether it is published in time."""
+        """What the controller sizes the painting by. Painting every frame in this thread: the
+        frame's time. With a painter thread: the painting's time, spread over the `paint_every`
+        frames one painting may serve, and doubled: the painter may keep the machine busy half
+        the time, the frames (preprocess, carry, upsampler, finish) need the rest. Their own
+        time hardly depends on the painting's size, so it does not move it; a painting made at
+        another size than the current one says nothing about it yet."""
         path, ctl = self.path, self.controller
-        if path.painter is not None and frame_ms <= ctl.budget_ms:
-            if path.paint_size == proc_size:
-                ctl.observe(path.paint_ms / path.paint_every, 0.0)
-            return
-        ctl.observe(frame_ms, path.fixed_ms)
+        if path.painter is None:
+            ctl.observe(frame_ms, path.fixed_ms)
+        elif path.paint_size == proc_size:
+            ctl.observe(path.paint_ms / path.paint_every / PAINTER_SHARE, 0.0)
 
     # -- reporting ------------------------------------------------------------------------
     def status(self) -> dict:

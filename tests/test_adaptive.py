@@ -178,9 +178,10 @@ def test_pipeline_with_a_slow_engine_lowers_the_size_holds_fps_and_rises_back(ca
 
 
 def test_a_painter_thread_publishes_every_frame_while_a_slow_network_paints(catalogue, engine, bikes_clip):
-    """processing.paint_every 3: a painting that takes 2x the frame time (3x at full size) is
-    made in the background, and the frames in between are carried: the frame rate holds, and
-    the controller lowers the size only as far as one painting per 3 frames needs."""
+    """processing.paint_every 3: a painting that takes 3x the frame time at full size is made in
+    the background, and the frames in between are carried: the frame rate holds, and the
+    controller lowers the size only as far as one painting per 3 frames, the painter busy at
+    most half the time (pipeline.PAINTER_SHARE), needs: 150 ms, half the area."""
     cfg = make_config(input={"source": bikes_clip},
                       processing={"max_size": "256x144", "min_size": "128x72", "target_fps": 10.0,
                                   "paint_every": 3},
@@ -197,8 +198,8 @@ def test_a_painter_thread_publishes_every_frame_while_a_slow_network_paints(cata
         w, h = pipe.controller.size
         assert fps >= 10.0 * 0.75, f"{fps:.1f} fps at {w}x{h}"
         assert status["paint_every"] == 3 and status["paintings"] < status["frames"]  # frames were carried
-        assert w * h < top  # 300 ms at the top does not fit 3 frames of 100 ms (90 with headroom)
-        assert w * h >= top * 0.5  # but there is no need to go as low as painting every frame would
+        assert w * h < top  # 300 ms at the top is more than half of 3 frames of 100 ms (90 with headroom)
+        assert w * h > top * 0.3  # but not as low as painting every frame would need (90 ms: 0.3 of it)
     finally:
         pipe.stop()
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from conftest import make_config, need_module
 from stylecam import config as config_mod
-from stylecam.look import grid_ratio, look_figures
+from stylecam.adaptive import size_ladder
+from stylecam.look import grid_ratio, look_figures, upscale_period
 from stylecam.pipeline import Pipeline
 
 
@@ -30,18 +31,33 @@ def test_look_figures_check_the_processing_grid_and_the_networks_grid_through_th
     img = photo()[:288]
     figures = look_figures(cv2.resize(img, (1280, 720)), (256, 144))
     assert figures["upscale"] == 5.0
-    assert set(figures) == {"upscale", "grid_ratio", "grid_ratio_2px", "grid_ratio_5px", "grid_ratio_10px"}
+    short = {f"grid_ratio_{p}px" for p in range(2, 9)}
+    assert set(figures) == {"upscale", "grid_ratio", "grid_ratio_10px"} | short
     assert figures["grid_ratio"] == max(v for k, v in figures.items() if k.startswith("grid_ratio_"))
-    assert set(look_figures(img, (300, 144))) == {"upscale", "grid_ratio", "grid_ratio_2px"}  # 1.7x: no whole period
+    assert set(look_figures(img, (300, 144))) == {"upscale", "grid_ratio"} | short  # 1.7x: no whole period
+
+
+def test_an_upscale_by_a_short_fraction_leaves_a_grid_at_its_period_and_the_ladder_avoids_it():
+    img = photo()
+    texture = cv2.resize(img, (384, 384), interpolation=cv2.INTER_AREA)  # fine detail at the small size
+    assert upscale_period(512, 256) == 2 and upscale_period(720, 480) == 3 and upscale_period(1280, 960) == 4
+    assert upscale_period(1280, 856) is None and upscale_period(512, 512) is None
+    up = cv2.resize(cv2.resize(texture, (384, 288)), (512, 384), interpolation=cv2.INTER_LINEAR)  # 4/3
+    assert grid_ratio(up, 4) > 1.15 and grid_ratio(up, 2) < 1.15  # only at its own period: look_figures checks 2-8
+    assert look_figures(up, (384, 288))["grid_ratio"] > 1.15
+    ladder = size_ladder((1280, 720), (640, 360), 16 / 9, 8, out_size=(1280, 720))
+    assert ladder[0] == (1280, 720)  # no upscale, nothing to avoid
+    for w, h in ladder[1:]:
+        assert upscale_period(1280, w) is None and upscale_period(720, h) is None, (w, h)
 
 
 @pytest.mark.parametrize("quality, out, provider, expected", [
     ("fast", (1280, 720), "cpu", ((640, 360), (256, 144))),
-    ("balanced", (1280, 720), "cpu", ((640, 360), (640, 360))),  # at most a 2x upscale
-    ("balanced", (640, 360), "cpu", ((640, 360), (320, 180))),
-    ("balanced", (1920, 1080), "cpu", ((640, 360), (640, 360))),  # 960x540 is above the CPU cap
+    ("balanced", (1280, 720), "cpu", ((640, 360), (640, 360))),  # at most a 1.5x upscale: capped
+    ("balanced", (640, 360), "cpu", ((640, 360), (427, 240))),
+    ("balanced", (1920, 1080), "cpu", ((640, 360), (640, 360))),  # 1280x720 is above the CPU cap
     ("best", (1280, 720), "cpu", ((640, 360), (640, 360))),  # 1280x720 / 1.33 is above the CPU cap
-    ("balanced", (1280, 720), "cuda", ((1280, 720), (640, 360))),  # a GPU paints up to the output size
+    ("balanced", (1280, 720), "cuda", ((1280, 720), (853, 480))),  # a GPU paints up to the output size
     ("best", (1920, 1080), "tensorrt", ((1920, 1080), (1440, 810))),  # at most a 1.33x upscale
 ])
 def test_quality_presets_set_the_smallest_size_and_auto_the_largest(quality, out, provider, expected):
@@ -51,9 +67,9 @@ def test_quality_presets_set_the_smallest_size_and_auto_the_largest(quality, out
 
 def test_a_scale_2_network_may_take_twice_the_cpu_size_never_above_the_output():
     p = config_mod.ProcessingConfig(quality="balanced")
-    assert config_mod.processing_bounds(p, (1280, 720), "cpu", scale=2) == ((1280, 720), (640, 360))
-    assert config_mod.processing_bounds(p, (1920, 1080), "cpu", scale=2) == ((1280, 720), (960, 540))
-    assert config_mod.processing_bounds(p, (640, 360), "cpu", scale=2) == ((640, 360), (320, 180))
+    assert config_mod.processing_bounds(p, (1280, 720), "cpu", scale=2) == ((1280, 720), (853, 480))
+    assert config_mod.processing_bounds(p, (1920, 1080), "cpu", scale=2) == ((1280, 720), (1280, 720))
+    assert config_mod.processing_bounds(p, (640, 360), "cpu", scale=2) == ((640, 360), (427, 240))
 
 
 def test_an_explicit_max_size_wins_over_auto_and_the_preset_stays_under_it():
@@ -62,7 +78,8 @@ def test_an_explicit_max_size_wins_over_auto_and_the_preset_stays_under_it():
 
 
 def test_the_pipeline_ladder_follows_the_preset(catalogue):
-    for quality, floor in (("fast", (128, 72)), ("balanced", (320, 176)), ("best", (480, 272))):
+    # the smallest sizes step off 5x (128x72), 1.5x (240 high) and 4/3 (480 wide): no short-period grid
+    for quality, floor in (("fast", (136, 80)), ("balanced", (424, 248)), ("best", (488, 272))):
         cfg = make_config(processing={"max_size": "auto", "min_size": "128x72", "quality": quality},
                           output={"size": "640x360"})
         ladder = Pipeline(cfg, catalogue).controller.ladder  # built, not started

@@ -29,17 +29,17 @@ def test_the_shipped_best_and_balanced_presets_run_the_scale_2_network(catalogue
     assert best.network == "best" and best.scale == 2 and best.model_path.exists()
     assert best.model_path != catalogue.model_path and best.stride == 8
     assert best.styles is catalogue.styles  # the same styles, vectors and custom ones
-    balanced = catalogue.for_quality("balanced")  # the default paints with it too (at most a 2x upscale)
+    balanced = catalogue.for_quality("balanced")  # the default paints with it too (at most a 1.5x upscale)
     assert balanced.network == "balanced" and balanced.model_path == best.model_path and balanced.scale == 2
     assert catalogue.for_quality("fast") is catalogue  # fast: the main network, the cheapest at small sizes
     # the pipeline runs it, with the CPU cap of a scale-2 network and best's 1.33x floor
     cfg = make_config(processing={"max_size": "auto", "quality": "best"}, output={"size": "1280x720"})
     pipe = Pipeline(cfg, catalogue)  # built, not started
     assert pipe.engine.model_path == best.model_path
-    assert (pipe.controller.ladder[0], pipe.controller.ladder[-1]) == ((1280, 720), (960, 544))
+    assert (pipe.controller.ladder[0], pipe.controller.ladder[-1]) == ((1280, 720), (968, 544))  # not 4/3
     default = Pipeline(make_config(processing={"max_size": "auto"}, output={"size": "1280x720"}), catalogue)
     assert default.engine.model_path == best.model_path
-    assert (default.controller.ladder[0], default.controller.ladder[-1]) == ((1280, 720), (640, 360))
+    assert (default.controller.ladder[0], default.controller.ladder[-1]) == ((1280, 720), (856, 488))  # not 1.5x
     fast = Pipeline(make_config(processing={"max_size": "auto", "quality": "fast"}, output={"size": "1280x720"}),
                     catalogue)
     assert fast.engine.model_path == catalogue.model_path
