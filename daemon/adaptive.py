@@ -26,21 +26,22 @@ def size_ladder(max_size: tuple[int, int], min_size: tuple[int, int], aspect: fl
     not: down, except the smallest size, which moves up (the preset's largest upscale holds)."""
     max_h = min(max_size[1], max_size[0] / aspect)
     min_h = min(max(min_size[1], min_size[0] / aspect), max_h)
+    sizes = [(_round_to(h * aspect, stride), _round_to(h, stride))
+             for h in (max_h * (min_h / max_h) ** (i / max(1, rungs - 1)) for i in range(rungs))]
+    if out_size is not None:  # within the ladder's own bounds, the smallest moving up
+        bounds = list(zip(sizes[-1], sizes[0]))
+        sizes = [tuple(_off_period(v, out, stride, lo, hi, up=i == rungs - 1)
+                       for v, out, (lo, hi) in zip(size, out_size, bounds)) for i, size in enumerate(sizes)]
     ladder: list[tuple[int, int]] = []
-    for i in range(rungs):
-        h = max_h * (min_h / max_h) ** (i / max(1, rungs - 1))
-        size = (_round_to(h * aspect, stride), _round_to(h, stride))
-        if out_size is not None:
-            up = i == rungs - 1
-            size = tuple(_off_period(v, out, stride, up) for v, out in zip(size, out_size))
+    for size in sizes:
         if size not in ladder:
             ladder.append(size)
     return ladder
 
 
-def _off_period(side: int, out: int, stride: int, up: bool) -> int:
-    """`side`, or the nearest multiple of `stride` (in `up`'s direction first) whose upscale to
-    `out` has no short period."""
+def _off_period(side: int, out: int, stride: int, lo: int, hi: int, up: bool) -> int:
+    """`side`, or the nearest multiple of `stride` from `lo` to `hi` (in `up`'s direction first)
+    whose upscale to `out` has no short period."""
     from .look import upscale_period
 
     if side >= out or upscale_period(out, side) is None:
@@ -48,7 +49,7 @@ def _off_period(side: int, out: int, stride: int, up: bool) -> int:
     first, second = (1, -1) if up else (-1, 1)
     for k in range(1, 5):
         for v in (side + first * k * stride, side + second * k * stride):
-            if stride <= v < out and upscale_period(out, v) is None:
+            if lo <= v <= hi and v < out and upscale_period(out, v) is None:
                 return v
     return side
 
