@@ -1,8 +1,8 @@
 """Custom styles: a new painting becomes a new style vector for the shipped network.
 
 The teacher's predictor gives the painting's 100-d style vector; the teacher stylizes a few
-hundred content crops with it (cached); then, with the shipped network frozen, we optimise only
-that vector so the student's output matches the teacher's. The shared model is untouched: the
+hundred content crops with it (cached); then, with the shipped network frozen (the one the
+default quality preset runs), we optimise only that vector so its output matches the teacher's. The shared model is untouched: the
 result is one small YAML file in the user's styles folder, which `stylecam styles` and the
 control API pick up without code changes. About 5-15 minutes on a 2-core CPU.
 """
@@ -30,8 +30,13 @@ NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 
 def _load_student(model_dir: Path):
+    """The network the default quality preset runs (the manifest's `networks` entry for it, else
+    the main one): the vector is tuned for what the daemon paints with."""
+    from ..config import Config
+
     manifest = yaml.safe_load((model_dir / "styles.yaml").read_text())
-    return load_weights(model_dir / manifest["weights"], manifest["architecture"]), manifest
+    net = (manifest.get("networks") or {}).get(Config().processing.quality, manifest)
+    return load_weights(model_dir / net["weights"], net["architecture"]), manifest
 
 
 def train_custom_style(style_image: Path, name: str, *, cache: Path, content: Path,
