@@ -6,8 +6,8 @@
 Uses the shipped ONNX model exactly as the daemon does (no smoothing: single frames). With
 --teacher, adds the teacher's output under each student tile for comparison. With --live PROC,
 each tile is a 100 % crop (320x180, from the middle) of what the daemon publishes at its
-default 1280x720 output when it paints at PROC (the size `stylecam bench` settles on): the
-daemon's own frame path, upsampler included.
+default 1280x720 output when it paints at PROC (the size `stylecam bench` settles on) with the
+default preset's network: the daemon's own frame path, upsampler included.
 """
 from __future__ import annotations
 
@@ -41,10 +41,14 @@ def make_sheet(inputs: list[np.ndarray], model_dir: Path, teacher=None,
     student = Student(model_dir)
     paint = student.stylize
     if live:
+        from ..config import Config
         from ..engine import Engine
+        from ..styles import load_catalogue
         from .live_look import Live
 
-        engine = Engine(Path(model_dir) / "stylenet.onnx", ["cpu"])
+        # the network the default quality preset runs (the manifest's networks), as the daemon
+        net = load_catalogue(Path(model_dir)).for_quality(Config().processing.quality)
+        engine = Engine(net.model_path, ["cpu"])
         paint = lambda rgb, vec: Live(engine, (1280, 720), live, "off")(rgb, vec) / 255.0  # noqa: E731
     rows = []
     for img in inputs:

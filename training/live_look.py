@@ -9,8 +9,11 @@ For each output size (640x360, 1280x720, 1920x1080):
    (`--processing 1280x720=256x144,...` skips this and uses given sizes);
 2. the daemon's own frame path (stylecam.framepath.FramePath, default settings, flow smoothing)
    paints held-out photos and clip frames at that processing size, fitted to the output size;
+   a photo as the first frame of a stream (painted), a clip as one stream whose frames are
+   painted every processing.paint_every-th and carried in between (in order: what the
+   daemon's painter thread does when a painting takes that many frames), every
+   STYLE_FRAME_STEP-th of them judged, so carried frames are judged too;
 3. judged at the output size, never shrunk:
-   (each judged frame through a fresh frame path: a still, as the first frame of a stream);
    - native-crop style distance: Magenta's style predictor on 256x256 crops of the published
      frame (a 3x2 grid of crops), L2 to the painting's vector, mean; beside the teacher run on
      the whole frame at the output size (the look to match) and its ratio;
@@ -22,7 +25,8 @@ For each output size (640x360, 1280x720, 1920x1080):
      and structure 0.36, against 0.63 for the scale-2 design that looks like the teacher and
      0.40 for the blurry 4x upscale (docs/live_look.md, "Designs measured");
    - at 1280x720: warping error at the output size (quality.warping_error), frame path with
-     smoothing off (before the runtime smoothing), beside the teacher's.
+     smoothing off (before the runtime smoothing), beside the teacher's; and the same with the
+     network painting every frame (paint_every 1), for comparison.
 Pictures (100 % crops: input | live default | teacher at full size) go to docs/img/live_look_*.jpg.
 """
 from __future__ import annotations
@@ -47,7 +51,7 @@ SIZES = ((640, 360), (1280, 720), (1920, 1080))
 CROP = 256
 DISTANCE_GOAL, WARP_GOAL, GRID_GOAL = 1.25, 0.5, 1.15
 FRAMES = 6             # consecutive frames per clip for the warping error
-STYLE_FRAME_STEP = 3   # every 3rd of them is also judged for style
+STYLE_FRAME_STEP = 2   # every 2nd of them is also judged for style (painted and carried ones)
 ASTRONAUT_FACE = (120, 380)  # rows, columns of the 400x300 window on her face at 1280x720
 END_MARKER = "<!-- generated above by training/live_look.py; text below is kept on regeneration -->"
 
@@ -96,13 +100,23 @@ def settled_sizes(sizes, frames: int, quality: str | None = None) -> dict[str, d
             for row in result["sizes"]}
 
 
-class Live:
-    """The daemon's frame path at its defaults for one output and processing size."""
+def default_paint_every() -> int:
+    from ..config import Config
 
-    def __init__(self, engine, out_size, proc_size, smoothing: str):
+    return Config().processing.paint_every
+
+
+class Live:
+    """The daemon's frame path at its defaults for one output and processing size: one stream
+    (call it on consecutive frames), the network painting every `paint_every`-th frame in order
+    and the frames in between carried, as the daemon's painter thread does when a painting
+    takes that many frames (processing.paint_every)."""
+
+    def __init__(self, engine, out_size, proc_size, smoothing: str, paint_every: int | None = None):
         from ..framepath import FramePath
 
-        self.path = FramePath(engine, out_size, smoothing=smoothing)
+        every = default_paint_every() if paint_every is None else paint_every
+        self.path = FramePath(engine, out_size, smoothing=smoothing, paint_every=every)
         self.proc_size = proc_size
 
     def __call__(self, rgb: np.ndarray, vector: np.ndarray) -> np.ndarray:
@@ -160,9 +174,14 @@ def evaluate(content: list[Path], styles_dir: Path, processing: dict[str, dict],
             vec = catalogue.get(name).vector
             ref = refs[name]
             row = {"live": [], "teacher": [], "grid": [], "structure": []}
-            judged = photos + [f for frames in clips for f in frames[::STYLE_FRAME_STEP]]
-            for k, img in enumerate(judged):
-                live = Live(engine, out_size, proc, defaults.smoothing)(img, vec)
+            judged = []  # (input, published): a photo as the first frame of a stream; a clip as one
+            for img in photos:
+                judged.append((img, Live(engine, out_size, proc, defaults.smoothing)(img, vec)))
+            for frames in clips:
+                stream = Live(engine, out_size, proc, defaults.smoothing)
+                published = [stream(f, vec) for f in frames]  # painted and carried frames in turn
+                judged += list(zip(frames, published))[::STYLE_FRAME_STEP]
+            for k, (img, live) in enumerate(judged):
                 key = (out_size, name, k)
                 if key not in teacher_rows:
                     full = (teacher.stylize(img, vec) * 255 + 0.5).astype(np.uint8)
@@ -175,25 +194,28 @@ def evaluate(content: list[Path], styles_dir: Path, processing: dict[str, dict],
                  "grid_ratio": float(np.max(row["grid"])), "structure": float(np.mean(row["structure"]))}
             r["ratio"] = r["live_distance"] / r["teacher_distance"]
             if flows is not None:
-                live_we, teacher_we = [], []
+                live_we, network_we, teacher_we = [], [], []
                 for frames, clip_flow in zip(clips, flows):
-                    unsmoothed = Live(engine, out_size, proc, "off")
+                    unsmoothed = Live(engine, out_size, proc, "off")  # carried frames, as published
                     live_we.append(warping_error(frames, [unsmoothed(f, vec) / 255.0 for f in frames], clip_flow))
+                    every = Live(engine, out_size, proc, "off", paint_every=1)  # the network on every frame
+                    network_we.append(warping_error(frames, [every(f, vec) / 255.0 for f in frames], clip_flow))
                     teacher_we.append(warping_error(frames, [teacher.stylize(f, vec) for f in frames], clip_flow))
                 r["live_warping"], r["teacher_warping"] = float(np.mean(live_we)), float(np.mean(teacher_we))
                 r["warping_ratio"] = r["live_warping"] / r["teacher_warping"]
+                r["network_warping_ratio"] = float(np.mean(network_we)) / r["teacher_warping"]
             styles[name] = r
         result["sizes"][size_text] = {**measured, "styles": styles}
         if pictures is not None and out_size == (1280, 720) and (default_row or preset == "best"):
             result.setdefault("pictures", []).extend(
                 write_pictures(pictures, engine, teacher, catalogue, proc, defaults.smoothing, face,
-                               clips[0][-1] if clips else photos[0], face_box,
+                               clips[0] if clips else photos[:1], face_box,
                                suffix="" if default_row else f"_{preset}",
                                label="live default" if default_row else f"live {preset}"))
     return result
 
 
-def write_pictures(folder: Path, engine, teacher, catalogue, proc, smoothing, face, scene,
+def write_pictures(folder: Path, engine, teacher, catalogue, proc, smoothing, face, scene: list,
                    face_box: tuple[int, int] | None = None, suffix: str = "",
                    label: str = "live default") -> list[str]:
     """100 % crops of a face and of a textured scene: input | live (the default preset, or the one
@@ -201,15 +223,17 @@ def write_pictures(folder: Path, engine, teacher, catalogue, proc, smoothing, fa
     folder.mkdir(parents=True, exist_ok=True)
     vec = catalogue.get("starry_night").vector
     written = []
-    for name, img in (("face", face), ("scene", scene)):
-        if img is None:
+    for name, frames in (("face", [face] if face is not None else []), ("scene", scene)):
+        if not len(frames):
             continue
         box = None
         if name == "face":  # the top 16:9 of a portrait keeps the head
-            img = img[:img.shape[1] * 9 // 16]
+            frames = [frames[0][:frames[0].shape[1] * 9 // 16]]
             box = face_box
-        img = fit(img, (1280, 720))
-        live = Live(engine, (1280, 720), proc, smoothing)(img, vec)
+        frames = [fit(f, (1280, 720)) for f in frames]
+        stream = Live(engine, (1280, 720), proc, smoothing)
+        for img in frames:  # a clip's last frame, as the stream publishes it (painted or carried)
+            live = stream(img, vec)
         full = (teacher.stylize(img, vec) * 255 + 0.5).astype(np.uint8)
         y, x = box or _busiest(img)
         tiles = [t[y:y + 300, x:x + 400] for t in (img, live, full)]
@@ -261,15 +285,21 @@ def to_markdown(res: dict, model: str) -> str:
     hd = res["sizes"].get("1280x720")
     if hd:
         lines += ["", f"Per style at 1280x720 (processing {hd['processing_size']}):", "",
-                  "| style | style dist. live | teacher | ratio | met | warping live | teacher | ratio | met | block grid | structure |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| style | style dist. live | teacher | ratio | met | warping live | teacher | ratio | met | "
+                  "network every frame | block grid | structure |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, r in hd["styles"].items():
+            every = r.get("network_warping_ratio")
             lines.append(
                 f"| {name} | {r['live_distance']:.2f} | {r['teacher_distance']:.2f} | {r['ratio']:.2f}x | "
                 f"{'yes' if r['ratio'] <= DISTANCE_GOAL else 'NO'} | {r['live_warping'] * 1000:.2f}e-3 | "
                 f"{r['teacher_warping'] * 1000:.2f}e-3 | {r['warping_ratio']:.2f}x | "
-                f"{'yes' if r['warping_ratio'] <= WARP_GOAL else 'NO'} | {r['grid_ratio']:.2f} | "
-                f"{r['structure']:.2f} |")
+                f"{'yes' if r['warping_ratio'] <= WARP_GOAL else 'NO'} | "
+                f"{'-' if every is None else f'{every:.2f}x'} | {r['grid_ratio']:.2f} | {r['structure']:.2f} |")
+        lines += ["", "Warping: the published frames of a clip with smoothing off (the network's own "
+                  "steadiness, before the runtime smoother), as the daemon publishes them: painted every "
+                  f"{default_paint_every()} frames, the rest carried; \"network every frame\": the same with "
+                  "processing.paint_every 1, for comparison. Both over the teacher's."]
     for name in res.get("pictures", []):
         lines += ["", f"![{name}](img/{name})"]
     return "\n".join(lines) + "\n"

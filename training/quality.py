@@ -16,10 +16,11 @@ import json
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import yaml
 
-from ..engine import open_session
+from ..engine import open_session, subpixel_scale
 from ..preprocess import fit_to
 from .dataset import (
     dis_flow,
@@ -29,7 +30,7 @@ from .dataset import (
     read_rgb,
     warp_with_flow,
 )
-from .errors import exits_on_error
+from .errors import TrainingError, exits_on_error
 from .progress import progress
 from .teacher import Teacher
 
@@ -43,18 +44,38 @@ def fit(rgb: np.ndarray, size=EVAL_SIZE) -> np.ndarray:
 
 
 class Student:
-    def __init__(self, model_dir: Path, threads: int = 0, variant: str | None = None):
+    """A shipped network on its own: the manifest's main network, or the one of a quality preset
+    (`network`, the manifest's `networks`), or a reduced-precision variant of either."""
+
+    def __init__(self, model_dir: Path, threads: int = 0, variant: str | None = None, network: str | None = None):
         manifest = yaml.safe_load((model_dir / "styles.yaml").read_text())
-        model = manifest["variants"][variant] if variant else manifest["model"]
+        net = manifest
+        if network:
+            if network not in manifest.get("networks", {}):
+                raise TrainingError(f"{model_dir / 'styles.yaml'} has no network for preset {network!r} "
+                                    f"(its networks: {', '.join(manifest.get('networks', {})) or 'none'})")
+            net = manifest["networks"][network]
+        model = net["variants"][variant] if variant else net["model"]
         self.described = f"models/{model}" + (f" ({variant} variant)" if variant else "")
+        self.trained_steps = net.get("trained_steps", "?")
+        self.stride = int(net.get("stride", 4))
+        self.scale = subpixel_scale(str(net.get("output", "rgb")))
         # ORT's default logging and threading, as the teacher it is timed against
         self.sess = open_session(model_dir / model, "cpu", threads, log_level=2, spin=True)
         self.styles = {s["name"]: np.asarray(s["vector"], np.float32) for s in manifest["styles"]}
 
     def stylize(self, rgb: np.ndarray, vector: np.ndarray) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        ph, pw = (-h) % self.stride, (-w) % self.stride  # reflect-padded to the stride, cut after
+        if ph or pw:
+            rgb = cv2.copyMakeBorder(rgb, 0, ph, 0, pw, cv2.BORDER_REFLECT_101)
         x = rgb.astype(np.float32).transpose(2, 0, 1)[None] / 255.0
         out = self.sess.run(None, {"image": x, "style": vector[None]})[0][0]
-        return out.transpose(1, 2, 0)
+        s = self.scale
+        if s > 1:  # channel c*s*s + s*i + j is colour c of pixel (s*y + i, s*x + j)
+            _, lh, lw = out.shape
+            out = out.reshape(3, s, s, lh, lw).transpose(0, 3, 1, 4, 2).reshape(3, lh * s, lw * s)
+        return out.transpose(1, 2, 0)[:h, :w]
 
 
 def clip_flows(frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -76,10 +97,12 @@ def warping_error(frames: list[np.ndarray], outputs: list[np.ndarray], flows=Non
 
 
 def evaluate(content: Path, styles_dir: Path, model_dir: Path, frames_per_clip: int = 24,
-             threads: int = 0, teacher_rows: dict | None = None, variant: str | None = None) -> dict:
+             threads: int = 0, teacher_rows: dict | None = None, variant: str | None = None,
+             network: str | None = None) -> dict:
     """teacher_rows: the per-style teacher results of an earlier run on the same content and
     frames, to compare a new student quickly (the teacher is ~4x slower than the student)."""
-    teacher, student = Teacher(threads=threads), Student(model_dir, threads=threads, variant=variant)
+    teacher = Teacher(threads=threads)
+    student = Student(model_dir, threads=threads, variant=variant, network=network)
     paintings = {p["name"]: p for p in yaml.safe_load(Path(__file__).with_name("paintings.yaml").read_text())}
     images, videos = list_content(content)
     photos = [fit(read_rgb(p)) for p in images]
@@ -114,7 +137,7 @@ def evaluate(content: Path, styles_dir: Path, model_dir: Path, frames_per_clip: 
         row["ratio_warping_error"] = row["student"]["warping_error"] / row["teacher"]["warping_error"]
         results[name] = row
     return {"eval_content": [p.name for p in images + videos], "size": "%dx%d" % EVAL_SIZE,
-            "student_file": student.described, "styles": results}
+            "student_file": student.described, "trained_steps": student.trained_steps, "styles": results}
 
 
 def to_markdown(res: dict, trained_steps) -> str:
@@ -158,12 +181,14 @@ def main(argv=None) -> None:
                     "--json report on the same content and --frames (quick student comparisons)")
     ap.add_argument("--variant", choices=("fp16", "int8"), help="evaluate this reduced-precision "
                     "variant from the manifest instead of the fp32 model")
+    ap.add_argument("--network", help="evaluate the network of this quality preset (the manifest's "
+                    "`networks`, e.g. balanced) instead of the main one")
     a = ap.parse_args(argv)
     rows = json.loads(a.teacher_from.read_text())["styles"] if a.teacher_from else None
-    res = evaluate(a.content, a.styles_dir, a.models, a.frames, a.threads, rows, a.variant)
+    res = evaluate(a.content, a.styles_dir, a.models, a.frames, a.threads, rows, a.variant, a.network)
     if a.teacher_from:
         res["teacher_from"] = str(a.teacher_from)
-    steps = yaml.safe_load((a.models / "styles.yaml").read_text()).get("trained_steps", "?")
+    steps = res["trained_steps"]
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(res, indent=1))
