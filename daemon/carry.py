@@ -6,7 +6,9 @@ on gray frames at half the processing size, current -> key). A still scene stays
 painting (flow below `deadband` pixels is sensor noise and snapped to zero, so the brush texture
 is not resampled); a moving one follows the motion until the next painting arrives, a few frames
 later. Every carried frame is warped from the painting itself, never from an earlier carried
-frame, so nothing accumulates.
+frame, so nothing accumulates. A frame the motion does not explain (a cut, the camera covered:
+the painted frame, moved by the flow, differs from it almost everywhere) is not carried: the
+caller paints it (framepath).
 """
 from __future__ import annotations
 
