@@ -166,8 +166,10 @@ class FramePath:
             key = self.painter.latest()
             if key is not None:
                 self.carry.key(*key)
-            if not self.carry.ready:  # the first frame: painted here, nothing to carry yet
-                self._paint_here(small, s.vector)
+            if not self.carry.ready:  # the first frame: nothing to carry yet, wait for its painting
+                t0 = time.perf_counter()
+                self.carry.key(*self.painter.paint(small, s.vector))
+                self._waited += time.perf_counter() - t0
                 self._count = 0
             else:
                 # one painting per paint_every frames at most (the CPU left is the frames'), or
@@ -198,9 +200,10 @@ class FramePath:
 
 
 class Painter:
-    """The painter thread: paints the frame it was last given, one at a time (a new frame
-    given while it paints replaces the one waiting: latest frame wins); the caller takes
-    finished paintings with `latest()` or `wait()`."""
+    """The painter thread: paints one frame at a time, taking a new one only when it is free
+    (`submit` says False otherwise: the caller carries the last painting meanwhile); the caller
+    takes finished paintings with `latest()` or `wait()`, or has a frame painted next and waits
+    for it with `paint()`. Only this thread runs the network and the smoother."""
 
     def __init__(self, paint):
         self._paint = paint
@@ -222,6 +225,20 @@ class Painter:
             self._job = (small, vector, self._generation)
             self._cond.notify_all()
             return True
+
+    def paint(self, small: np.ndarray, vector: np.ndarray, timeout_s: float = 60.0) -> tuple:
+        """Paint this frame as soon as the painting in progress (if any) is done, and wait for it."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while (self._busy or self._job is not None) and self._cond.wait(max(0.0, deadline - time.monotonic())):
+                pass
+            self._done = None
+            self._job = (small, vector, self._generation)
+            self._cond.notify_all()
+        done = self.wait(max(0.0, deadline - time.monotonic()) * 1000)
+        if done is None:
+            raise TimeoutError(f"the painter thread painted nothing in {timeout_s:g} s")
+        return done
 
     def latest(self) -> tuple | None:
         """The painting finished since the last call, if any (a painting that failed raises its
