@@ -126,6 +126,31 @@ def test_the_painter_thread_never_holds_a_frame_back():
         path.close()
 
 
+def test_a_cut_in_the_background_shows_the_old_painting_until_the_painter_has_the_new_scene():
+    net = CountingNetwork()
+    path = FramePath(net, (320, 240), paint_every=3, background=True)
+    try:
+        assert painted_number(path(scene(), SETTINGS)) == 1
+        cut = scene(seed=5)
+        assert painted_number(path(cut, SETTINGS)) == 1  # not carried, not waited for: as it was
+        assert path.carry.lost == 1
+        path(cut, SETTINGS)  # the very next frame goes to the painter, not 3 frames later
+        for _ in range(200):
+            if net.calls == 2:
+                break
+            threading.Event().wait(0.02)
+        else:
+            pytest.fail("the frame after the cut was not given to the painter")
+        for _ in range(200):  # and its painting replaces the old one
+            if painted_number(path(cut, SETTINGS)) == 2:
+                break
+            threading.Event().wait(0.02)
+        else:
+            pytest.fail("the painter never painted the new scene")
+    finally:
+        path.close()
+
+
 def test_a_painting_expected_within_wait_ms_is_waited_for():
     net = CountingNetwork()
     path = FramePath(net, (320, 240), paint_every=3, background=True)
