@@ -23,13 +23,15 @@ def size_ladder(max_size: tuple[int, int], min_size: tuple[int, int], aspect: fl
     """Processing sizes from largest to smallest, aspect kept, multiples of `stride`. With
     `out_size`, a side whose upscale to the output would repeat every few pixels (2x, 1.5x,
     4/3: a visible grid, stylecam.look.upscale_period) moves a stride or two to one that does
-    not: down, except the smallest size, which moves up (the preset's largest upscale holds)."""
+    not: down, except the smallest size, which moves up (the preset's largest upscale holds)
+    unless the largest size is in the way (then it upscales a few pixels more than the preset
+    says). Never above the largest size."""
     max_h = min(max_size[1], max_size[0] / aspect)
     min_h = min(max(min_size[1], min_size[0] / aspect), max_h)
     sizes = [(_round_to(h * aspect, stride), _round_to(h, stride))
              for h in (max_h * (min_h / max_h) ** (i / max(1, rungs - 1)) for i in range(rungs))]
-    if out_size is not None:  # within the ladder's own bounds, the smallest moving up
-        bounds = list(zip(sizes[-1], sizes[0]))
+    if out_size is not None:  # within the ladder's bounds (a few strides below the smallest), it moving up first
+        bounds = [(lo - 4 * stride, hi) for lo, hi in zip(sizes[-1], sizes[0])]
         sizes = [tuple(_off_period(v, out, stride, lo, hi, up=i == rungs - 1)
                        for v, out, (lo, hi) in zip(size, out_size, bounds)) for i, size in enumerate(sizes)]
     ladder: list[tuple[int, int]] = []
