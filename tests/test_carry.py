@@ -9,6 +9,7 @@ import threading
 import cv2
 import numpy as np
 import pytest
+from conftest import wait_for
 
 from stylecam.carry import Carry
 from stylecam.framepath import FramePath, FrameSettings, Painter
@@ -115,13 +116,8 @@ def test_the_painter_thread_never_holds_a_frame_back():
         for _ in range(3):
             assert painted_number(path(frame, SETTINGS)) == 1
         assert net.calls == 2
-        gate.set()
-        for _ in range(200):  # the finished painting is used by the next frame
-            if painted_number(path(frame, SETTINGS)) >= 2:
-                break
-            threading.Event().wait(0.02)
-        else:
-            pytest.fail("the painter's painting never reached a frame")
+        gate.set()  # the finished painting is used by the next frame
+        wait_for(lambda: painted_number(path(frame, SETTINGS)) >= 2, what="the painter's painting in a frame")
     finally:
         path.close()
 
@@ -135,18 +131,9 @@ def test_a_cut_in_the_background_shows_the_old_painting_until_the_painter_has_th
         assert painted_number(path(cut, SETTINGS)) == 1  # not carried, not waited for: as it was
         assert path.carry.lost == 1
         path(cut, SETTINGS)  # the very next frame goes to the painter, not 3 frames later
-        for _ in range(200):
-            if net.calls == 2:
-                break
-            threading.Event().wait(0.02)
-        else:
-            pytest.fail("the frame after the cut was not given to the painter")
-        for _ in range(200):  # and its painting replaces the old one
-            if painted_number(path(cut, SETTINGS)) == 2:
-                break
-            threading.Event().wait(0.02)
-        else:
-            pytest.fail("the painter never painted the new scene")
+        wait_for(lambda: net.calls == 2, what="the frame after the cut at the painter")
+        # and its painting replaces the old one
+        wait_for(lambda: painted_number(path(cut, SETTINGS)) == 2, what="the new scene's painting")
     finally:
         path.close()
 
