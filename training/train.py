@@ -237,7 +237,13 @@ def load_init(path: Path) -> tuple[dict, int]:
         import yaml
 
         manifest = path.parent / "styles.yaml"
-        steps = yaml.safe_load(manifest.read_text()).get("trained_steps", 0) if manifest.exists() else 0
+        steps = 0
+        if manifest.exists():  # the steps of the manifest entry these weights belong to
+            m = yaml.safe_load(manifest.read_text())
+            for entry in [m, *(m.get("networks") or {}).values()]:
+                if entry.get("weights") == path.name:
+                    steps = entry.get("trained_steps", 0)
+                    break
         with np.load(path) as data:
             return {k: torch.from_numpy(data[k]) for k in data.files}, int(steps)
     state = torch.load(path, map_location="cpu")
