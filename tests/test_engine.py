@@ -105,6 +105,12 @@ def test_session_threads_do_not_spin_between_runs(engine):
     assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
+def test_cpu_sessions_give_back_a_larger_frames_buffers(engine):
+    # ORT's CPU arena would keep the largest processing size's buffers for good (peak RSS,
+    # docs/benchmarks.md)
+    assert engine.session.get_session_options().enable_cpu_mem_arena is False
+
+
 def test_the_session_factory_refuses_a_silent_fallback_to_cpu(catalogue):
     # the factory every session goes through (engine, bench, segmentation, training): onnxruntime
     # that quietly put a CUDA session on the CPU is an error naming where it went
