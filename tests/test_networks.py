@@ -125,6 +125,20 @@ def test_networks_refuses_a_run_trained_on_other_styles(tmp_path):
     assert "networks" not in yaml.safe_load((folder / "styles.yaml").read_text())  # nothing written
 
 
+def test_networks_takes_a_run_whose_vectors_are_a_step_off(tmp_path):
+    """The same paintings through another onnxruntime build: a vector one 8-bit step off in a few
+    entries (1.5 %) is the same style; the catalogue keeps its own vectors."""
+    from stylecam.training.networks import main
+
+    folder = manifest_copy(tmp_path, lambda m: m.pop("networks"))
+    shipped = yaml.safe_load((folder / "styles.yaml").read_text())["styles"][0]["vector"]
+    nudged = [v + 0.019879 if i % 10 == 0 else v for i, v in enumerate(shipped)]
+    run = run_folder(tmp_path, lambda m: m["styles"][0].update(vector=nudged))
+    main(["--models", str(folder), "--from", str(run), "--preset", "best"])
+    manifest = yaml.safe_load((folder / "styles.yaml").read_text())
+    assert "best" in manifest["networks"] and manifest["styles"][0]["vector"] == shipped
+
+
 def test_variants_of_a_presets_network(tmp_path):
     need_module("onnxruntime.quantization")
     from stylecam.training.variants import main

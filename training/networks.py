@@ -25,6 +25,16 @@ NETWORK_KEYS = ("architecture", "stride", "min_size", "output", "inputs", "outpu
                 "loss_weights")
 
 
+# The teacher's style predictor ends in 8-bit steps: the same painting through another
+# onnxruntime build's arithmetic gives a vector one step off in a few entries (1.3-1.7 % of its
+# length, onnxruntime 1.31 against the catalogue's). The nearest two paintings are 26 % apart.
+SAME_PAINTING = 0.05
+
+
+def vector_change(ours: np.ndarray, theirs: np.ndarray) -> float:
+    return float(np.linalg.norm(ours - theirs) / max(np.linalg.norm(ours), 1e-9))
+
+
 def install(models: Path, run_out: Path, preset: str, name: str) -> dict:
     if preset not in QUALITY_PRESETS:
         raise TrainingError(f"--preset {preset!r} is not a quality preset; use one of {', '.join(QUALITY_PRESETS)}")
@@ -35,9 +45,10 @@ def install(models: Path, run_out: Path, preset: str, name: str) -> dict:
     manifest, run = yaml.safe_load(manifest_path.read_text()), yaml.safe_load(run_manifest.read_text())
     ours = {s["name"]: np.asarray(s["vector"], np.float32) for s in manifest["styles"]}
     theirs = {s["name"]: np.asarray(s["vector"], np.float32) for s in run["styles"]}
-    if ours.keys() != theirs.keys() or any(not np.allclose(ours[k], theirs[k], atol=1e-5) for k in ours):
+    if ours.keys() != theirs.keys() or any(vector_change(ours[k], theirs[k]) > SAME_PAINTING for k in ours):
         raise TrainingError(f"{run_manifest} has other styles than {manifest_path}: a preset's network must be "
-                            "trained on the catalogue's styles (the same paintings, the same vectors)")
+                            "trained on the catalogue's styles (the same paintings, vectors within "
+                            f"{SAME_PAINTING:.0%})")
     entry = {"model": f"{name}.onnx"}
     shutil.copyfile(run_out / "stylenet.onnx", models / entry["model"])
     if (run_out / "stylenet_weights.npz").exists():
