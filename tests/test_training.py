@@ -22,7 +22,7 @@ from stylecam.paths import models_dir  # noqa: E402
 from stylecam.styles import STYLE_DIM, load_catalogue  # noqa: E402
 from stylecam.training.dataset import build_cache  # noqa: E402
 from stylecam.training.export import export_all  # noqa: E402
-from stylecam.training.model import StyleNet  # noqa: E402
+from stylecam.training.model import StyleNet, build  # noqa: E402
 from stylecam.training.teacher import Teacher  # noqa: E402
 from stylecam.training.style_features import StylePredictor, style_loss  # noqa: E402
 from stylecam.training.train import Data, TrainConfig, train  # noqa: E402
@@ -114,6 +114,18 @@ def test_fine_tuning_starts_from_given_weights_and_counts_their_steps(tiny_conte
     assert torch.load(tmp_path / "b" / "last.pt")["base_steps"] == 4
     for (name, a), b in zip(base.state_dict().items(), tuned.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-4), name  # lr ~0: the weights are the starting ones
+
+
+def test_shipped_weights_start_a_run_with_the_steps_of_their_own_manifest_entry():
+    """--init-from models/stylenet_detail_weights.npz counts the detail network's steps, not
+    the main network's (both are in one styles.yaml)."""
+    from stylecam.training.train import load_init
+
+    manifest = yaml.safe_load((models_dir() / "styles.yaml").read_text())
+    for entry in [manifest, *manifest["networks"].values()]:
+        weights, steps = load_init(models_dir() / entry["weights"])
+        assert steps == entry["trained_steps"], entry["weights"]
+        assert build(entry["architecture"]).load_state_dict(weights) is not None
 
 
 def test_style_predictor_in_pytorch_matches_the_onnx_predictor():
