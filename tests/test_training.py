@@ -25,7 +25,7 @@ from stylecam.training.export import export_all  # noqa: E402
 from stylecam.training.model import StyleNet, build  # noqa: E402
 from stylecam.training.teacher import Teacher  # noqa: E402
 from stylecam.training.style_features import StylePredictor, style_loss  # noqa: E402
-from stylecam.training.train import Data, TrainConfig, train  # noqa: E402
+from stylecam.training.train import Data, TrainConfig, config_key, train  # noqa: E402
 from stylecam.training.warp import random_flow, warp  # noqa: E402
 
 
@@ -126,6 +126,31 @@ def test_shipped_weights_start_a_run_with_the_steps_of_their_own_manifest_entry(
         weights, steps = load_init(models_dir() / entry["weights"])
         assert steps == entry["trained_steps"], entry["weights"]
         assert build(entry["architecture"]).load_state_dict(weights) is not None
+
+
+def test_teacher_scale_targets_have_finer_strokes_and_their_own_cache_files(tiny_content, tmp_path):
+    """--set teacher_scale=1.5: the teacher paints each crop enlarged 1.5x and its painting is
+    shrunk back, so its strokes are finer (more high-frequency energy in the same crop); the
+    targets sit beside the 1x ones, and a run trains on them."""
+    from stylecam.training.dataset import target_name
+
+    teacher = Teacher()
+    vectors = {"one": teacher.style_vector(_painting_like(0))}
+    kw = dict(size=64, per_image=2, frames_per_clip=2, pairs_per_clip=2)
+    root = build_cache(tiny_content, tmp_path / "cache", vectors, teacher, **kw)
+    assert build_cache(tiny_content, tmp_path / "cache", vectors, teacher, teacher_scale=1.5, **kw) == root
+    plain, fine = (np.load(root / target_name("one", s)).astype(np.float32) for s in (1.0, 1.5))
+    assert (root / "target_one_x1.5.npy").exists() and plain.shape == fine.shape
+
+    def detail(a):  # mean energy left after a 3-pixel blur: fine strokes
+        return float(np.mean([np.abs(x - cv2.GaussianBlur(x, (0, 0), 3)).mean() for x in a]))
+
+    assert detail(fine) > 1.08 * detail(plain), (detail(fine), detail(plain))  # measured 1.15x
+    model = dict(width=8, blocks=1, expand=2, stem=8, fine=8)
+    cfg = TrainConfig(steps=2, batch=2, pair_batch=1, w_gram=0, w_embed=0, model=model, teacher_scale=1.5)
+    assert config_key(cfg) != config_key(TrainConfig(steps=2, batch=2, pair_batch=1, w_gram=0, w_embed=0, model=model))
+    vec = torch.from_numpy(np.stack(list(vectors.values())))
+    train(Data(root, ["one"], 1.5), vec, tmp_path / "ckpt", cfg, log=lambda *_: None)
 
 
 def test_style_predictor_in_pytorch_matches_the_onnx_predictor():

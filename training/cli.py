@@ -174,7 +174,8 @@ def _train_and_export(args, cache: Path, cfg, paintings: list[dict], ranks, devi
     teacher = Teacher(threads=args.threads)
     vectors = {p["name"]: teacher.style_vector(read_rgb(args.styles_dir / p["file"])) for p in paintings}
     content = args.content or _default_content(cache)
-    root = build_cache(content, cache / "data", vectors, teacher, size=args.size, ranks=ranks)
+    root = build_cache(content, cache / "data", vectors, teacher, size=args.size, ranks=ranks,
+                       teacher_scale=cfg.teacher_scale)
     names = [p["name"] for p in paintings]
     ckpt = cache / "checkpoints" / f"{root.name}-{config_key(cfg)}"
     vec = torch.from_numpy(__import__("numpy").stack([vectors[n] for n in names]))
@@ -192,7 +193,7 @@ def _train_and_export(args, cache: Path, cfg, paintings: list[dict], ranks, devi
             print(f"checkpoints: {ckpt / 'last.pt'} (run the same command again to resume)"
                   + (f"; {ranks.world} ranks, {cfg.batch // ranks.world} crops each a step"
                      if ranks.distributed else ""))
-        net = train(Data(root, names), vec, ckpt, cfg, max_minutes=args.minutes,
+        net = train(Data(root, names, cfg.teacher_scale), vec, ckpt, cfg, max_minutes=args.minutes,
                     init_from=args.init_from, ranks=ranks, device=device).cpu()
         if not ranks.main:
             return 0
@@ -201,6 +202,9 @@ def _train_and_export(args, cache: Path, cfg, paintings: list[dict], ranks, devi
     out = args.out or Path("models")
     styles = [{**p, "vector": vectors[p["name"]]} for p in paintings]
     weights = {k: v for k, v in vars(cfg).items() if k.startswith("w_")}
-    export_all(net, out, styles, extra={"trained_steps": steps, "loss_weights": weights})
+    extra = {"trained_steps": steps, "loss_weights": weights}
+    if cfg.teacher_scale != 1.0:
+        extra["teacher_scale"] = cfg.teacher_scale
+    export_all(net, out, styles, extra=extra)
     print(f"exported {out / 'stylenet.onnx'} and {out / 'styles.yaml'} (step {steps})")
     return 0

@@ -22,7 +22,7 @@ from ..config import QUALITY_PRESETS
 from .errors import TrainingError, exits_on_error
 
 NETWORK_KEYS = ("architecture", "stride", "min_size", "output", "inputs", "outputs", "trained_steps",
-                "loss_weights")
+                "loss_weights", "teacher_scale")
 
 
 # The teacher's style predictor ends in 8-bit steps: the same painting through another

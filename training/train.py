@@ -38,6 +38,10 @@ class TrainConfig:
     w_synthetic: float = 0.5
     w_video: float = 0.3
     w_grid: float = 5.0  # the block-grid penalty (losses.grid_loss): no 2- or 4-pixel pattern
+    # the teacher paints each crop enlarged this much, its painting shrunk back (dataset.target_name):
+    # strokes 1/teacher_scale of the teacher's own size, for a network whose painting is
+    # upscaled that much on the way out (the daemon's 1.5x upscale at 1280x720)
+    teacher_scale: float = 1.0
     checkpoint_every: int = 250
     seed: int = 0
     # only the parameters whose names start with this are trained ("detail": the detail head of a
@@ -52,9 +56,11 @@ class TrainConfig:
 class Data:
     """Cached crops, teacher targets (one array per style) and video pairs, as tensors on demand."""
 
-    def __init__(self, root: Path, style_names: list[str]):
+    def __init__(self, root: Path, style_names: list[str], teacher_scale: float = 1.0):
+        from .dataset import target_name
+
         self.content = np.load(root / "content.npy", mmap_mode="r")
-        self.targets = [np.load(root / f"target_{n}.npy", mmap_mode="r") for n in style_names]
+        self.targets = [np.load(root / target_name(n, teacher_scale), mmap_mode="r") for n in style_names]
         self.pa = np.load(root / "pairs_a.npy")
         self.pb = np.load(root / "pairs_b.npy")
         self.pflow = np.load(root / "pairs_flow.npy")
@@ -101,6 +107,8 @@ def config_key(cfg: TrainConfig) -> str:
     d = {k: v for k, v in asdict(cfg).items() if k not in ("steps", "checkpoint_every")}
     if not d["train_only"]:
         del d["train_only"]  # the recipes from before this field keep their folders
+    if d["teacher_scale"] == 1.0:
+        del d["teacher_scale"]  # likewise
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
 
 
