@@ -425,3 +425,19 @@ def test_grid_loss_sees_the_block_grid_and_its_gradient_removes_it():
         grid_loss(x).backward()
         opt.step()
     assert float(grid_loss(x)) < 0.5 * before
+
+
+def test_quality_report_keeps_the_title_introduction_and_notes_people_wrote(tmp_path):
+    """Regenerating docs/quality_detail.md must not put back the generic title over its own,
+    nor drop the introduction above the table or the reading below the marker."""
+    from stylecam.training.quality import END_MARKER, PRODUCED, keep_written
+
+    generated = f"# Style quality: student vs teacher\n\n{PRODUCED} (new numbers).\n\n| table |\n"
+    path = tmp_path / "report.md"
+    assert keep_written(path, generated) == generated + "\n" + END_MARKER  # a new report
+    path.write_text(f"# The detail network\n\nIntro by hand.\n\n{PRODUCED} (old numbers).\n\n| old |\n"
+                    f"{END_MARKER}\n\nReading by hand.\n")
+    kept = keep_written(path, generated)
+    assert kept.startswith("# The detail network\n\nIntro by hand.\n\n" + PRODUCED + " (new numbers).")
+    assert "| table |" in kept and "| old |" not in kept and "student vs teacher" not in kept
+    assert kept.endswith(END_MARKER + "\n\nReading by hand.\n")

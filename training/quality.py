@@ -156,11 +156,26 @@ def evaluate(content: Path, styles_dir: Path, model_dir: Path, frames_per_clip: 
             "student_file": student.described, "trained_steps": student.trained_steps, "styles": results}
 
 
+PRODUCED = "Produced by `python -m stylecam.training.quality`"
+
+
+def keep_written(path: Path, generated: str) -> str:
+    """The report `generated`, keeping what people wrote in the old file at `path`: its title
+    and introduction (above PRODUCED) and everything below END_MARKER."""
+    if not path.exists():
+        return generated + "\n" + END_MARKER
+    old = path.read_text()
+    if PRODUCED in old:
+        generated = old[:old.index(PRODUCED)] + generated[generated.index(PRODUCED):]
+    notes = old.split(END_MARKER, 1)[1] if END_MARKER in old else ""
+    return generated + "\n" + END_MARKER + notes
+
+
 def to_markdown(res: dict, trained_steps) -> str:
     lines = [
         "# Style quality: student vs teacher",
         "",
-        "Produced by `python -m stylecam.training.quality` (see training/quality.py for the exact "
+        PRODUCED + " (see training/quality.py for the exact "
         "definitions). Held-out content, never used in training: " + ", ".join(res["eval_content"]) +
         f". Frames at {res['size']}; ONNX Runtime CPU on the 2-core development machine. Student: "
         f"{res.get('student_file', 'models/stylenet.onnx')} after {trained_steps} training steps; teacher: Magenta's arbitrary "
@@ -208,10 +223,7 @@ def main(argv=None) -> None:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(res, indent=1))
-    notes = ""  # anything below the marker is written by people and kept
-    if a.out.exists() and END_MARKER in a.out.read_text():
-        notes = a.out.read_text().split(END_MARKER, 1)[1]
-    a.out.write_text(to_markdown(res, steps) + "\n" + END_MARKER + notes)
+    a.out.write_text(keep_written(a.out, to_markdown(res, steps)))
     print(a.out.read_text())
 
 
