@@ -22,8 +22,9 @@ class Carry:
     painting, and the carried frames of the held-out clips lagged the motion: the published
     stream's warping error was 8 % above the network painting every frame. Finest scale 1,
     stride 6: 20 % below the preset's error and 14 % below painting every frame, for 0.5-1 ms
-    more per frame (stride 4: 27 % below, 3 ms more; training/live_look.py's warping error, two
-    clips and two styles at 1280x720).
+    more per frame timed alone (stride 4: 27 % below, 3 ms more; training/live_look.py's warping
+    error, two clips and two styles at 1280x720). In the bench the carry stage measured 8.9 ms a
+    frame at 1280x720, 6.7 in the run before (docs/benchmarks.md).
     """
 
     def __init__(self, flow_scale: float = 0.5, deadband: float = 0.75, lost_error: int = 24,
