@@ -13,6 +13,8 @@ from collections import deque
 from dataclasses import dataclass
 from statistics import median
 
+from .look import upscale_period
+
 
 def _round_to(value: float, step: int) -> int:
     return max(step, int(round(value / step)) * step)
@@ -44,8 +46,6 @@ def size_ladder(max_size: tuple[int, int], min_size: tuple[int, int], aspect: fl
 def _off_period(side: int, out: int, stride: int, lo: int, hi: int, up: bool) -> int:
     """`side`, or the nearest multiple of `stride` from `lo` to `hi` (in `up`'s direction first)
     whose upscale to `out` has no short period."""
-    from .look import upscale_period
-
     if side >= out or upscale_period(out, side) is None:
         return side
     first, second = (1, -1) if up else (-1, 1)

@@ -69,6 +69,7 @@ class FramePath:
         self.wait_ms = 0.0  # background: wait for a painting expected within this (the caller sets it)
         self.own_ms = 0.0   # the last frame's time less any painting it waited for (or made)
         self._count = 0  # frames since the last reset (in order: which ones are painted)
+        self._waited = 0.0  # seconds this frame spent on a painting (waited for, or made here)
         # the last stylized frame's time in the stages that work at the output size (fit, shrink,
         # the full-size half of the upsampler, blend, finish): they do not get cheaper with a
         # smaller processing size, so the adaptive controller must not expect them to

@@ -44,7 +44,7 @@ from ..look import look_figures
 from .dataset import list_content, read_frames, read_rgb
 from .errors import exits_on_error
 from .progress import progress
-from .quality import clip_flows, fit, warping_error
+from .quality import clip_flows, fit, keep_written, warping_error
 from .teacher import Teacher
 
 SIZES = ((640, 360), (1280, 720), (1920, 1080))
@@ -349,10 +349,7 @@ def main(argv=None) -> None:
         for preset in catalogue.networks)
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(res, indent=1) + "\n")
-    kept = ""
-    if a.out.exists() and END_MARKER in a.out.read_text():
-        kept = a.out.read_text().split(END_MARKER, 1)[1]
-    a.out.write_text(to_markdown(res, model) + "\n" + END_MARKER + kept)
+    a.out.write_text(keep_written(a.out, to_markdown(res, model), END_MARKER, head_until=None))
     print(f"wrote {a.out} and {a.json}")
 
 

@@ -159,16 +159,18 @@ def evaluate(content: Path, styles_dir: Path, model_dir: Path, frames_per_clip: 
 PRODUCED = "Produced by `python -m stylecam.training.quality`"
 
 
-def keep_written(path: Path, generated: str) -> str:
-    """The report `generated`, keeping what people wrote in the old file at `path`: its title
-    and introduction (above PRODUCED) and everything below END_MARKER."""
+def keep_written(path: Path, generated: str, end_marker: str = END_MARKER,
+                 head_until: str | None = PRODUCED) -> str:
+    """The report `generated`, keeping what people wrote in the old file at `path`: everything
+    below `end_marker`, and (unless head_until is None) its title and introduction, above
+    `head_until`."""
     if not path.exists():
-        return generated + "\n" + END_MARKER
+        return generated + "\n" + end_marker
     old = path.read_text()
-    if PRODUCED in old:
-        generated = old[:old.index(PRODUCED)] + generated[generated.index(PRODUCED):]
-    notes = old.split(END_MARKER, 1)[1] if END_MARKER in old else ""
-    return generated + "\n" + END_MARKER + notes
+    if head_until is not None and head_until in old:
+        generated = old[:old.index(head_until)] + generated[generated.index(head_until):]
+    notes = old.split(end_marker, 1)[1] if end_marker in old else ""
+    return generated + "\n" + end_marker + notes
 
 
 def to_markdown(res: dict, trained_steps) -> str:

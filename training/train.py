@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .dataset import target_name
 from .distributed import SINGLE, Ranks, check_split
 from .losses import distill_loss, grid_loss, grid_periods, masked_l1_parts
 from .model import StyleNet, build
@@ -57,8 +58,6 @@ class Data:
     """Cached crops, teacher targets (one array per style) and video pairs, as tensors on demand."""
 
     def __init__(self, root: Path, style_names: list[str], teacher_scale: float = 1.0):
-        from .dataset import target_name
-
         self.content = np.load(root / "content.npy", mmap_mode="r")
         self.targets = [np.load(root / target_name(n, teacher_scale), mmap_mode="r") for n in style_names]
         self.pa = np.load(root / "pairs_a.npy")
