@@ -73,6 +73,7 @@ LIMITS: dict[str, Span | Choices] = {
     "quality": Choices(QUALITY_PRESETS),  # processing.quality
     "device": Span(0, 63),             # processing.device: a GPU index
     "paint_every": Span(1, 8),         # processing.paint_every
+    "sharpen": Span(0, 2),             # processing.sharpen
 }
 # the choices under the names the modules (and the panel's control lookup) know them by
 SMOOTHING_MODES = LIMITS["smoothing"]
@@ -110,6 +111,7 @@ class ProcessingConfig:
     on_demand: str = "auto"       # auto: idle while no app reads the virtual camera | always | never (paused)
     idle_after_s: float = 5.0     # auto: seconds without a reader before going idle (apps that reopen don't flap it)
     paint_every: int = 3          # the network may paint as rarely as every Nth frame (in the background); frames in between carry the last painting along the optical flow; 1: every frame
+    sharpen: float = 0.6          # before an upscale, the painting's strokes sharpened by this much (unsharp mask, 1 px); 0: off
 
 
 @dataclass
@@ -259,6 +261,7 @@ def validate(cfg: Config) -> Config:
         raise ConfigError("processing.device: give a GPU index from 0 (see `stylecam doctor`)")
     _check("processing.quality", p.quality, "quality")
     _check("processing.paint_every", p.paint_every, "paint_every", " (1: the network paints every frame)")
+    _check("processing.sharpen", p.sharpen, "sharpen", " (0: off)")
     bad = [v for v in p.providers if not PROVIDERS.allows(v)]
     if bad or not p.providers:
         raise ConfigError(f"processing.providers: unknown {bad}; choose from {PROVIDERS}")

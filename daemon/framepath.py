@@ -34,6 +34,7 @@ import numpy as np
 
 from . import postprocess, preprocess
 from .carry import Carry
+from .config import ProcessingConfig
 from .segment import Blender, PersonMatte
 from .smoothing import make_smoother
 from .stats import Stats
@@ -53,7 +54,8 @@ class FrameSettings:
 
 class FramePath:
     def __init__(self, engine, out_size: tuple[int, int], *, smoothing: str = "off",
-                 stats: Stats | None = None, paint_every: int = 1, background: bool = False):
+                 stats: Stats | None = None, paint_every: int = 1, background: bool = False,
+                 sharpen: float = ProcessingConfig.sharpen):
         if paint_every < 1:
             raise ValueError(f"paint_every must be at least 1, got {paint_every}")
         self.engine, self.out_size = engine, tuple(out_size)
@@ -61,7 +63,7 @@ class FramePath:
         self.smoothing = smoothing
         self.smoother = make_smoother(smoothing)
         self.carry = Carry()
-        self.upsampler = postprocess.Upsampler()
+        self.upsampler = postprocess.Upsampler(sharpen=sharpen)
         self.matte: PersonMatte | None = None  # made on the first frame that needs it
         self.blender = Blender()
         self.paint_every = paint_every

@@ -55,7 +55,8 @@ class Pipeline:
         self.engine = engine or Engine(catalogue.model_for(cfg.processing.precision), cfg.processing.providers,
                                        cfg.processing.threads, device=cfg.processing.device)
         self.path = FramePath(self.engine, self.out_size, smoothing=self.style.smoothing, stats=self.stats,
-                              paint_every=cfg.processing.paint_every, background=True)
+                              paint_every=cfg.processing.paint_every, background=True,
+                              sharpen=cfg.processing.sharpen)
         aspect = self.out_size[0] / self.out_size[1]
         top, low = processing_bounds(cfg.processing, self.out_size, self.engine.provider, catalogue.scale)
         ladder = size_ladder(top, low, aspect, max(8, catalogue.stride), out_size=self.out_size)

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import children
 from .adaptive import size_ladder
-from .config import CPU_MAX_SIZE, LIMITS, Config, ConfigError, parse_size
+from .config import CPU_MAX_SIZE, LIMITS, Config, ConfigError, ProcessingConfig, parse_size
 from .errors import StylecamError
 from .framepath import FramePath, FrameSettings
 from .segment import weights as region_weights
@@ -113,6 +113,7 @@ class Settings:
     precision: str = "fp32"
     allow_partial: bool = False   # a damaged video: keep the frames that decode instead of failing
     region: str = "all"
+    sharpen: float = ProcessingConfig.sharpen
 
 
 def settings_from(args) -> Settings:
@@ -129,7 +130,8 @@ def settings_from(args) -> Settings:
     return Settings(style=s.name, smoothing=s.smoothing, strength=s.strength, keep_color=s.preserve_color,
                     max_size=parse_size(CPU_MAX_SIZE if p.max_size == "auto" else p.max_size),
                     providers=p.providers, precision=p.precision,
-                    allow_partial=bool(getattr(args, "allow_partial", False)), region=s.region)
+                    allow_partial=bool(getattr(args, "allow_partial", False)), region=s.region,
+                    sharpen=p.sharpen)
 
 
 def _check_flags(args) -> None:
@@ -356,7 +358,7 @@ def stylize_file(src: Path, dst: Path, settings: Settings, catalogue=None) -> di
 
     def make_stylizer(size):
         proc = processing_size(size, settings.max_size, stride, catalogue.min_size)
-        return FrameStylizer(FramePath(engine, size, smoothing=settings.smoothing),
+        return FrameStylizer(FramePath(engine, size, smoothing=settings.smoothing, sharpen=settings.sharpen),
                              FrameSettings(vector=vector, proc_size=proc,
                                            strength=settings.strength * style.default_strength,
                                            keep_color=settings.keep_color,

@@ -213,7 +213,8 @@ class Bench:
 
         cfg = bench_config(self.args, self.source, size)
         # paintings every paint_every frames in order: the painted and the carried frames in turn
-        path = FramePath(self.engine, size, smoothing=cfg.style.smoothing, paint_every=cfg.processing.paint_every)
+        path = FramePath(self.engine, size, smoothing=cfg.style.smoothing, paint_every=cfg.processing.paint_every,
+                         sharpen=cfg.processing.sharpen)
         settings = FrameSettings(self.catalogue.get(self.style_name).vector, proc_size)
         figures = [look_figures(path(f, settings), proc_size) for f in frames[:4]]
         return {k: round(max(f[k] for f in figures), 3) for k in figures[0]}
