@@ -39,7 +39,8 @@ def test_live_look_report_judges_the_published_frames_against_the_teacher(tmp_pa
     for r in rows.values():
         assert r["live_distance"] > 0 and r["teacher_distance"] > 0
         assert r["ratio"] == pytest.approx(r["live_distance"] / r["teacher_distance"])
-        assert r["grid_ratio"] >= 1.0
+        assert r["grid_ratio"] >= 1.0 and r["teacher_grid_ratio"] >= 1.0 and r["input_grid_ratio"] >= 1.0
+        assert r["teacher_grid_ratio"] != r["grid_ratio"]  # measured on the teacher's own frames
         assert -1.0 <= r["structure"] <= 1.0
     text = out.read_text()
     assert "| 320x180 | 128x72 |" in text

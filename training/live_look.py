@@ -17,7 +17,10 @@ For each output size (640x360, 1280x720, 1920x1080):
    - native-crop style distance: Magenta's style predictor on 256x256 crops of the published
      frame (a 3x2 grid of crops), L2 to the painting's vector, mean; beside the teacher run on
      the whole frame at the output size (the look to match) and its ratio;
-   - block grid: stylecam.look.grid_ratio of the published frames (1.00: none; goal <= 1.15);
+   - block grid: stylecam.look.grid_ratio of the published frames (1.00: none; goal <= 1.15),
+     worst frame, beside the teacher's on the same frames and the input's: compressed clips
+     carry their codec's 8x8 blocks (Big Buck Bunny's input frames measure 1.7-2.7 at 8 px),
+     and a painting of them may keep some; the teacher's column says how much;
    - structure: the correlation of the published frame's band-pass luminance (difference of
      Gaussians, sigma 2 and 6 pixels at the output size: eyes, mouths, edges) with the teacher's.
      The style distance alone rewards any painterly texture, even one that paints over the face:
@@ -173,7 +176,7 @@ def evaluate(content: list[Path], styles_dir: Path, processing: dict[str, dict],
         for name in progress(list(catalogue.styles), desc=f"styles at {size_text}"):
             vec = catalogue.get(name).vector
             ref = refs[name]
-            row = {"live": [], "teacher": [], "grid": [], "structure": []}
+            row = {"live": [], "teacher": [], "grid": [], "structure": [], "teacher_grid": [], "input_grid": []}
             judged = []  # (input, published): a photo as the first frame of a stream; a clip as one
             for img in photos:
                 judged.append((img, Live(engine, out_size, proc, defaults.smoothing)(img, vec)))
@@ -185,13 +188,18 @@ def evaluate(content: list[Path], styles_dir: Path, processing: dict[str, dict],
                 key = (out_size, name, k)
                 if key not in teacher_rows:
                     full = (teacher.stylize(img, vec) * 255 + 0.5).astype(np.uint8)
-                    teacher_rows[key] = (crop_distance(teacher, full, ref), band(full))
+                    teacher_rows[key] = (crop_distance(teacher, full, ref), band(full),
+                                         look_figures(cv2.cvtColor(full, cv2.COLOR_RGB2BGR), proc)["grid_ratio"])
                 row["live"].append(crop_distance(teacher, live, ref))
                 row["teacher"].append(teacher_rows[key][0])
                 row["structure"].append(correlation(band(live), teacher_rows[key][1]))
-                row["grid"].append(look_figures(live, proc)["grid_ratio"])
+                row["grid"].append(look_figures(cv2.cvtColor(live, cv2.COLOR_RGB2BGR), proc)["grid_ratio"])
+                row["teacher_grid"].append(teacher_rows[key][2])
+                row["input_grid"].append(look_figures(cv2.cvtColor(img, cv2.COLOR_RGB2BGR), proc)["grid_ratio"])
             r = {"live_distance": float(np.mean(row["live"])), "teacher_distance": float(np.mean(row["teacher"])),
-                 "grid_ratio": float(np.max(row["grid"])), "structure": float(np.mean(row["structure"]))}
+                 "grid_ratio": float(np.max(row["grid"])), "structure": float(np.mean(row["structure"])),
+                 "teacher_grid_ratio": float(np.max(row["teacher_grid"])),
+                 "input_grid_ratio": float(np.max(row["input_grid"]))}
             r["ratio"] = r["live_distance"] / r["teacher_distance"]
             if flows is not None:
                 live_we, network_we, teacher_we = [], [], []
@@ -270,23 +278,25 @@ def to_markdown(res: dict, model: str) -> str:
              "published frame is judged at the output size.", "",
              f"Goals: native-crop style distance <= {DISTANCE_GOAL}x the teacher's at the output size; "
              f"block grid <= {GRID_GOAL}; warping error at the output size <= {WARP_GOAL}x the teacher's.", "",
-             "| output | processing (settled) | fps | p95 ms | style dist. live / teacher (mean of 8) | ratio | block grid (worst) | structure (mean) |",
+             "| output | processing (settled) | fps | p95 ms | style dist. live / teacher (mean of 8) | ratio | "
+             "block grid, worst: live / teacher / input | structure (mean) |",
              "|---|---|---|---|---|---|---|---|"]
     for size, s in res["sizes"].items():
         st = s["styles"].values()
         live = np.mean([r["live_distance"] for r in st])
         teach = np.mean([r["teacher_distance"] for r in st])
-        grid = max(r["grid_ratio"] for r in st)
+        grid = "%.2f / %.2f / %.2f" % tuple(max(r.get(k, float("nan")) for r in st)
+                                            for k in ("grid_ratio", "teacher_grid_ratio", "input_grid_ratio"))
         structure = np.mean([r["structure"] for r in st])
         lines.append(f"| {size} | {s['processing_size']} | {s['fps']:.1f} | {s['latency_p95_ms']:.0f} | "
-                     f"{live:.2f} / {teach:.2f} | {live / teach:.2f}x | {grid:.2f} | {structure:.2f} |")
+                     f"{live:.2f} / {teach:.2f} | {live / teach:.2f}x | {grid} | {structure:.2f} |")
     lines += ["", "Rows named with a preset (fast, best) are that `processing.quality` at 1280x720; "
               "the others are the default, balanced."]
     hd = res["sizes"].get("1280x720")
     if hd:
         lines += ["", f"Per style at 1280x720 (processing {hd['processing_size']}):", "",
                   "| style | style dist. live | teacher | ratio | met | warping live | teacher | ratio | met | "
-                  "network every frame | block grid | structure |",
+                  "network every frame | block grid (teacher) | structure |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, r in hd["styles"].items():
             every = r.get("network_warping_ratio")
@@ -295,7 +305,8 @@ def to_markdown(res: dict, model: str) -> str:
                 f"{'yes' if r['ratio'] <= DISTANCE_GOAL else 'NO'} | {r['live_warping'] * 1000:.2f}e-3 | "
                 f"{r['teacher_warping'] * 1000:.2f}e-3 | {r['warping_ratio']:.2f}x | "
                 f"{'yes' if r['warping_ratio'] <= WARP_GOAL else 'NO'} | "
-                f"{'-' if every is None else f'{every:.2f}x'} | {r['grid_ratio']:.2f} | {r['structure']:.2f} |")
+                f"{'-' if every is None else f'{every:.2f}x'} | {r['grid_ratio']:.2f} "
+                f"({r.get('teacher_grid_ratio', float('nan')):.2f}) | {r['structure']:.2f} |")
         lines += ["", "Warping: the published frames of a clip with smoothing off (the network's own "
                   "steadiness, before the runtime smoother), as the daemon publishes them: painted every "
                   f"{default_paint_every()} frames, the rest carried; \"network every frame\": the same with "
