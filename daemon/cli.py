@@ -22,6 +22,8 @@ def _common_processing(ap: argparse.ArgumentParser) -> None:
                     help="network precision: fp32 (default), or the smaller, faster fp16 / int8 variant")
     ap.add_argument("--region", choices=REGIONS,
                     help="where to paint: all (default), background (keep the person as is), person (only the person)")
+    ap.add_argument("--sharpen", type=float, metavar="AMOUNT",
+                    help="sharpen the painting's strokes before it is upscaled (default 0.6; 0: off; at most 2)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -141,6 +143,7 @@ FLAGS = (
     ("quality", "processing", "quality", False), ("device", "processing", "device", True),
     ("on_demand", "processing", "on_demand", False), ("output_size", "output", "size", False),
     ("port", "api", "port", True), ("paint_every", "processing", "paint_every", True),
+    ("sharpen", "processing", "sharpen", True),
 )
 
 

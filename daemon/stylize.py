@@ -141,6 +141,9 @@ def _check_flags(args) -> None:
     if args.strength is not None and not strength.allows(args.strength):
         raise UserError(f"--strength {args.strength}: give a number from {strength.lo:g} (original) "
                         f"to {strength.hi:g} (full style)")
+    sharpen = LIMITS["sharpen"]
+    if getattr(args, "sharpen", None) is not None and not sharpen.allows(args.sharpen):
+        raise UserError(f"--sharpen {args.sharpen}: give a number from {sharpen.lo:g} (off) to {sharpen.hi:g}")
     if args.size:
         parse_size(args.size, "--size")
     _check_choice("provider", getattr(args, "provider", None), " (`stylecam doctor` shows which ones work here)")

@@ -66,6 +66,20 @@ def test_strength_zero_gives_back_the_input(astronaut_png, tmp_path):
     assert diff.max() <= 1
 
 
+def test_sharpen_changes_an_upscaled_painting_and_a_bad_amount_names_the_flag(astronaut_png, tmp_path, capsys):
+    # --size below the picture: the painting is upscaled, so --sharpen applies
+    outs = {a: tmp_path / f"sharpen_{a}.png" for a in ("0", "0.6")}
+    for amount, out in outs.items():
+        assert main(["stylize", str(astronaut_png), str(out), "--size", "336x336", "--sharpen", amount]) == 0
+    plain, sharp = (cv2.imread(str(p)).astype(np.float32) for p in outs.values())
+    lap = [np.abs(cv2.Laplacian(cv2.cvtColor(x, cv2.COLOR_BGR2GRAY), cv2.CV_32F)).mean() for x in (plain, sharp)]
+    assert lap[1] > 1.1 * lap[0]
+    capsys.readouterr()
+    assert main(["stylize", str(astronaut_png), str(tmp_path / "bad.png"), "--sharpen", "3"]) == 2
+    assert "--sharpen 3.0: give a number from 0 (off) to 2" in capsys.readouterr().err
+    assert not (tmp_path / "bad.png").exists()
+
+
 def test_video_keeps_size_frames_fps_and_audio(clip_with_audio, tmp_path, capsys):
     need_ffmpeg()
     out = tmp_path / "bikes_styled.mp4"

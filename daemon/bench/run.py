@@ -74,6 +74,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--paint-every", type=int, default=DEFAULTS.processing.paint_every, metavar="N",
                     help="processing.paint_every: paint at least every Nth frame, carry the frames between "
                     f"(default {DEFAULTS.processing.paint_every}; 1: every frame)")
+    ap.add_argument("--sharpen", type=float, default=DEFAULTS.processing.sharpen, metavar="AMOUNT",
+                    help="processing.sharpen: the painting sharpened before an upscale "
+                    f"(default {DEFAULTS.processing.sharpen:g}; 0: off)")
     ap.add_argument("--max-size", help="largest processing size WxH (default auto: 640x360 on the CPU, the output size on a GPU)")
     ap.add_argument("--min-size", help=f"smallest processing size WxH (default {DEFAULTS.processing.min_size})")
     ap.add_argument("--clip-frames", type=int, default=16, help="input frames held in memory (default 16)")
