@@ -9,7 +9,8 @@ daemon.
   GET  /status                      everything the stats object knows
   GET  /styles                      the style catalogue
   POST /style   {name, transition_ms?}
-  POST /params  {enabled?, strength?, preserve_color?, mirror?, smoothing?, target_fps?, on_demand?, region?}
+  POST /params  {enabled?, strength?, preserve_color?, mirror?, smoothing?, target_fps?, on_demand?, region?,
+                 sharpen?}
   GET  /rtmp    POST /rtmp/start {server, key, preset?, ...}   POST /rtmp/stop
   /panel/...                        the browser control panel (stylecam.panel): a one-time
                                     login code buys a session cookie, which works instead of the
@@ -111,9 +112,10 @@ def load_or_create_token(path: Path | None = None) -> str:
 PARAM_TYPES: dict[str, tuple] = {
     "enabled": (bool,), "strength": (int, float), "preserve_color": (bool,), "mirror": (bool,),
     "smoothing": (str,), "target_fps": (int, float), "on_demand": (str,), "region": (str,),
+    "sharpen": (int, float),
 }
 PARAM_LIMITS = {"strength": "strength", "target_fps": "fps", "smoothing": "smoothing",  # field: config.LIMITS key
-                "on_demand": "on_demand", "region": "region"}
+                "on_demand": "on_demand", "region": "region", "sharpen": "sharpen"}
 
 
 def check_fields(body: Any, allowed: dict[str, tuple], required: tuple = ()) -> dict:

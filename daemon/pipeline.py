@@ -151,6 +151,8 @@ class Pipeline:
             for key, value in params.items():
                 if key == "target_fps":
                     self.controller.set_target(float(value))
+                elif key == "sharpen":
+                    self.path.upsampler.sharpen = float(value)  # read once per frame
                 elif key == "smoothing":
                     self.path.set_smoothing(value)
                     self.style.smoothing = value
@@ -302,6 +304,7 @@ class Pipeline:
             "smoothing": style.smoothing,
             "region": style.region,
             "target_fps": self.controller.target_fps,
+            "sharpen": self.path.upsampler.sharpen,
             "output_size": "%dx%d" % self.out_size,
             "input": self.capture.describe(),
             "outputs": outputs,

@@ -131,13 +131,13 @@ def test_style_switch_is_visible_in_status(client):
 
 def test_params_are_applied_and_visible_in_status(client):
     change = {"strength": 0.5, "mirror": True, "smoothing": "ema", "preserve_color": True,
-              "target_fps": 12, "enabled": True, "region": "background"}
+              "target_fps": 12, "enabled": True, "region": "background", "sharpen": 1.2}
     status, _, body = client.post("/params", change)
     assert status == 200 and body == {"applied": change}
     now = client.get("/status")[2]
     assert {k: now[k] for k in change} == change
     client.post("/params", {"strength": 1.0, "mirror": False, "smoothing": "off",
-                            "preserve_color": False, "target_fps": 15, "region": "all"})
+                            "preserve_color": False, "target_fps": 15, "region": "all", "sharpen": 0.6})
 
 
 BAD_REQUESTS = [
@@ -158,6 +158,7 @@ BAD_REQUESTS = [
     ("POST", "/params", json.dumps({"region": "face"}).encode(), 400, "all, background, person"),
     ("POST", "/params", json.dumps({"target_fps": 0}).encode(), 400, "target_fps"),
     ("POST", "/params", json.dumps({"mirror": 1}).encode(), 400, "mirror: expected bool"),
+    ("POST", "/params", json.dumps({"sharpen": 2.5}).encode(), 400, "sharpen: must be between 0 and 2"),
     ("POST", "/params", json.dumps([1, 2]).encode(), 400, "JSON object"),
     ("POST", "/params", b'"text"', 400, "JSON object"),
     ("GET", "/style", None, 405, "not allowed"),

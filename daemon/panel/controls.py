@@ -19,6 +19,7 @@ HINTS: dict[str, dict] = {
     "smoothing": {"label": "Smoothing", "choices": list(SMOOTHING_MODES),
                   "choice_labels": {"off": "Off", "ema": "Light (EMA)", "flow": "Steady (optical flow)"}},
     "target_fps": {"label": "Target fps", "min": 5, "max": 60, "step": 1},
+    "sharpen": {"label": "Sharpen strokes", "min": LIMITS["sharpen"].lo, "max": LIMITS["sharpen"].hi, "step": 0.1},
 }
 
 
