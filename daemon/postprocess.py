@@ -10,7 +10,7 @@ edges, they come back sharp; where it paints over them, nothing is added.
 Before that, the painting itself is sharpened (an unsharp mask of 1 pixel at the processing
 size, `sharpen` strong): an upscale spreads the network's finest strokes over more pixels, and
 this gives them back their edge. At 1280x720 from 856x488 it took the native-crop style distance
-from 1.28x to 1.18x the teacher's, and the block grid from 1.16 to 1.12 (docs/live_look.md).
+from 1.28x to 1.18x the teacher's, and the block grid from 1.16 to 1.11 (docs/live_look.md).
 Nothing is sharpened when the painting is already the output size.
 """
 from __future__ import annotations
