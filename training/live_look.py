@@ -86,6 +86,12 @@ def crop_distance(teacher: Teacher, rgb: np.ndarray, ref: np.ndarray) -> float:
     return float(np.mean([np.linalg.norm(teacher.style_vector(c) - ref) for c in crops(rgb)]))
 
 
+def full_size_grid(rgb: np.ndarray) -> float:
+    """The block grid of a frame nobody upscaled (the teacher's painting, the input): the short
+    periods only, whatever the processing size, so one figure serves every preset."""
+    return look_figures(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), rgb.shape[1::-1])["grid_ratio"]
+
+
 def settled_sizes(sizes, frames: int, quality: str | None = None) -> dict[str, dict]:
     """The real pipeline at its defaults (`stylecam bench`), per output size; another quality
     preset is labelled 'WxH preset'."""
@@ -164,6 +170,7 @@ def evaluate(content: list[Path], styles_dir: Path, processing: dict[str, dict],
             for name in catalogue.styles}
     result = {"content": [p.name for p in images + videos], "sizes": {}}
     teacher_rows: dict = {}  # (output size, style, frame): the teacher's distance (the same for every preset)
+    input_grids: dict = {}   # (output size, frame): the input's own block grid (the same for every style)
     for size_text, measured in processing.items():
         out_size, proc = parse_size(size_text.split()[0]), parse_size(measured["processing_size"])
         default_row = " " not in size_text
@@ -188,14 +195,15 @@ def evaluate(content: list[Path], styles_dir: Path, processing: dict[str, dict],
                 key = (out_size, name, k)
                 if key not in teacher_rows:
                     full = (teacher.stylize(img, vec) * 255 + 0.5).astype(np.uint8)
-                    teacher_rows[key] = (crop_distance(teacher, full, ref), band(full),
-                                         look_figures(cv2.cvtColor(full, cv2.COLOR_RGB2BGR), proc)["grid_ratio"])
+                    teacher_rows[key] = (crop_distance(teacher, full, ref), band(full), full_size_grid(full))
                 row["live"].append(crop_distance(teacher, live, ref))
                 row["teacher"].append(teacher_rows[key][0])
                 row["structure"].append(correlation(band(live), teacher_rows[key][1]))
                 row["grid"].append(look_figures(cv2.cvtColor(live, cv2.COLOR_RGB2BGR), proc)["grid_ratio"])
                 row["teacher_grid"].append(teacher_rows[key][2])
-                row["input_grid"].append(look_figures(cv2.cvtColor(img, cv2.COLOR_RGB2BGR), proc)["grid_ratio"])
+                if (out_size, k) not in input_grids:
+                    input_grids[out_size, k] = full_size_grid(img)
+                row["input_grid"].append(input_grids[out_size, k])
             r = {"live_distance": float(np.mean(row["live"])), "teacher_distance": float(np.mean(row["teacher"])),
                  "grid_ratio": float(np.max(row["grid"])), "structure": float(np.mean(row["structure"])),
                  "teacher_grid_ratio": float(np.max(row["teacher_grid"])),
@@ -285,7 +293,7 @@ def to_markdown(res: dict, model: str) -> str:
         st = s["styles"].values()
         live = np.mean([r["live_distance"] for r in st])
         teach = np.mean([r["teacher_distance"] for r in st])
-        grid = "%.2f / %.2f / %.2f" % tuple(max(r.get(k, float("nan")) for r in st)
+        grid = "%.2f / %.2f / %.2f" % tuple(max(r[k] for r in st)
                                             for k in ("grid_ratio", "teacher_grid_ratio", "input_grid_ratio"))
         structure = np.mean([r["structure"] for r in st])
         lines.append(f"| {size} | {s['processing_size']} | {s['fps']:.1f} | {s['latency_p95_ms']:.0f} | "
@@ -306,7 +314,7 @@ def to_markdown(res: dict, model: str) -> str:
                 f"{r['teacher_warping'] * 1000:.2f}e-3 | {r['warping_ratio']:.2f}x | "
                 f"{'yes' if r['warping_ratio'] <= WARP_GOAL else 'NO'} | "
                 f"{'-' if every is None else f'{every:.2f}x'} | {r['grid_ratio']:.2f} "
-                f"({r.get('teacher_grid_ratio', float('nan')):.2f}) | {r['structure']:.2f} |")
+                f"({r['teacher_grid_ratio']:.2f}) | {r['structure']:.2f} |")
         lines += ["", "Warping: the published frames of a clip with smoothing off (the network's own "
                   "steadiness, before the runtime smoother), as the daemon publishes them: painted every "
                   f"{default_paint_every()} frames, the rest carried; \"network every frame\": the same with "
