@@ -25,7 +25,7 @@ from stylecam.training.export import export_all  # noqa: E402
 from stylecam.training.model import StyleNet, build  # noqa: E402
 from stylecam.training.teacher import Teacher  # noqa: E402
 from stylecam.training.style_features import StylePredictor, style_loss  # noqa: E402
-from stylecam.training.train import Data, TrainConfig, config_key, train  # noqa: E402
+from stylecam.training.train import Data, TrainConfig, config_key, paint_loss, train  # noqa: E402
 from stylecam.training.warp import random_flow, warp  # noqa: E402
 
 
@@ -181,6 +181,35 @@ def test_style_loss_gradient_reaches_the_image_and_is_zero_at_the_target():
     assert float(embed) > 0 and out.grad is not None and float(out.grad.abs().sum()) > 0
     same, embed_same = style_loss(predictor, target, target, w_embed=1.0, w_gram=1.0)
     assert float(same) == pytest.approx(0.0, abs=1e-5) and float(embed_same) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_paint_loss_pulls_toward_the_painting_only_as_far_as_the_teacher_reached():
+    predictor = StylePredictor()
+    gen = torch.Generator().manual_seed(2)
+    smooth = lambda x: torch.nn.functional.avg_pool2d(x, 3, 1, 1)  # noqa: E731
+    out = smooth(torch.rand(2, 3, 96, 96, generator=gen)).requires_grad_()
+    teacher = smooth(torch.rand(2, 3, 96, 96, generator=gen))
+    shrink = lambda x: torch.nn.functional.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True)  # noqa: E731
+    with torch.no_grad():
+        paint = predictor(teacher, taps=False)[0]  # the teacher's painting sits on the painting's vector
+        paint_small = predictor(shrink(teacher), taps=False)[0]
+        own = predictor(out, taps=False)[0]
+        gap = float((own - paint).pow(2).sum(1).sqrt().mean())
+    full_only = TrainConfig(w_paint=1.0, w_paint_small=0.0)
+    small_only = TrainConfig(w_paint=0.0, w_paint_small=1.0, paint_shrink=0.5)
+    # the output is further from the painting than the teacher's: the whole gap counts
+    loss = paint_loss(predictor, out, teacher, paint, full_only)
+    assert float(loss) == pytest.approx(gap, rel=1e-3) and gap > 0.1
+    loss.backward()
+    assert float(out.grad.abs().sum()) > 0
+    assert float(paint_loss(predictor, out, teacher, paint_small, small_only)) > 0
+    # once the output is as close as the teacher (here: at its own vector, the teacher further
+    # away), nothing pulls it on
+    assert float(paint_loss(predictor, out, teacher, own, full_only)) == 0.0
+    assert float(paint_loss(predictor, teacher, teacher, paint_small, small_only)) == 0.0
+    # and the recipes from before the term keep their checkpoint folders
+    assert config_key(TrainConfig()) == config_key(TrainConfig(paint_shrink=0.3))
+    assert config_key(TrainConfig()) != config_key(TrainConfig(w_paint=0.1))
 
 
 def test_known_flow_warp_round_trips():

@@ -39,6 +39,13 @@ class TrainConfig:
     w_synthetic: float = 0.5
     w_video: float = 0.3
     w_grid: float = 5.0  # the block-grid penalty (losses.grid_loss): no 2- or 4-pixel pattern
+    # the output's style embedding against the painting's own (the vector the network is given),
+    # as training/quality.py judges style distance, beyond the teacher's on the same crop (paint_loss):
+    # at the crop's scale (what the daemon publishes at 100 %) and shrunk by paint_shrink (what
+    # quality.md's judge sees of a 640x360 frame: its centre square shrunk to 256 px)
+    w_paint: float = 0.0
+    w_paint_small: float = 0.0
+    paint_shrink: float = 256 / 360
     # the teacher paints each crop enlarged this much, its painting shrunk back (dataset.target_name):
     # strokes 1/teacher_scale of the teacher's own size, for a network whose painting is
     # upscaled that much on the way out (the daemon's 1.5x upscale at 1280x720)
@@ -108,6 +115,8 @@ def config_key(cfg: TrainConfig) -> str:
         del d["train_only"]  # the recipes from before this field keep their folders
     if d["teacher_scale"] == 1.0:
         del d["teacher_scale"]  # likewise
+    if d["w_paint"] == 0 and d["w_paint_small"] == 0:
+        del d["w_paint"], d["w_paint_small"], d["paint_shrink"]  # likewise
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -152,7 +161,7 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
 
         model = DistributedDataParallel(net, device_ids=[device] if device.type == "cuda" else None)
     predictor = None
-    if cfg.w_gram > 0 or cfg.w_embed > 0:
+    if cfg.w_gram > 0 or cfg.w_embed > 0 or cfg.w_paint > 0 or cfg.w_paint_small > 0:
         predictor = StylePredictor().to(device)
     vectors = vectors.to(device)
     rows, pair_rows = ranks.rows(cfg.batch), ranks.rows(cfg.pair_batch)
@@ -172,6 +181,9 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
         l_style = l_embed = torch.zeros((), device=device)
         if predictor is not None:
             l_style, l_embed = style_loss(predictor, out, target, cfg.w_embed, cfg.w_gram)
+        l_paint = torch.zeros((), device=device)
+        if cfg.w_paint > 0 or cfg.w_paint_small > 0:
+            l_paint = paint_loss(predictor, out, target, v, cfg)
         flow = random_flow(cfg.batch, x.shape[2], x.shape[3], generator=gen, rows=rows).to(device)
         x2, valid = warp(x, flow)
         out2 = model(camera_noise(x2, gen, rows, cfg.batch), v)
@@ -196,7 +208,7 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
                                          torch.tensor(float(out_of_time), device=device)]))
         l_syn = syn_sum / shared[0]
         l_grid = grid_loss(out, grid_periods(net.scale)) if cfg.w_grid > 0 else torch.zeros((), device=device)
-        loss = l_distill + l_style + cfg.w_synthetic * l_syn + cfg.w_grid * l_grid
+        loss = l_distill + l_style + l_paint + cfg.w_synthetic * l_syn + cfg.w_grid * l_grid
         if use_video:
             loss = loss + cfg.w_video * vid_sum / shared[1]
         opt.zero_grad(set_to_none=True)
@@ -205,7 +217,7 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
         shared = shared.tolist()
         losses = {"distill": shared[4], "style": shared[5], "embed": shared[6],
                   "synthetic": shared[2] / shared[0], "video": shared[3] / shared[1] if use_video else 0.0,
-                  "grid": float(l_grid)}  # this rank's batch (a log figure only)
+                  "grid": float(l_grid.detach()), "paint": float(l_paint.detach())}  # this rank's batch (log figures only)
         out_of_time = shared[7] > 0
         for k, val in losses.items():
             running[k] = 0.98 * running.get(k, val) + 0.02 * val
@@ -221,6 +233,28 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
             log(f"stopping at step {done} (time limit); run again to resume")
             break
     return net
+
+
+def paint_loss(predictor: StylePredictor, out: torch.Tensor, target: torch.Tensor,
+               vectors: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """How much further the output's style embedding is from the painting's vector than the
+    teacher's painting of the same crop is (a hinge: nothing once the output is as close as
+    the teacher, so the term never pulls past the teacher's look towards whatever else the
+    predictor would call painterly), at the crop's scale and shrunk by cfg.paint_shrink
+    (area-averaged, as the judge resizes). Weighted by cfg.w_paint and cfg.w_paint_small."""
+    loss = torch.zeros((), device=out.device)
+    for weight, shrink in ((cfg.w_paint, 1.0), (cfg.w_paint_small, cfg.paint_shrink)):
+        if weight <= 0:
+            continue
+        o, t = out, target
+        if shrink != 1.0:
+            o, t = (torch.nn.functional.interpolate(img, scale_factor=shrink, mode="bilinear",
+                                                    antialias=True, align_corners=False) for img in (out, target))
+        with torch.no_grad():
+            reach = (predictor(t, taps=False)[0] - vectors).pow(2).sum(1).sqrt()
+        dist = (predictor(o, taps=False)[0] - vectors).pow(2).sum(1).sqrt()
+        loss = loss + weight * torch.relu(dist - reach).mean()
+    return loss
 
 
 def trained_parameters(net: StyleNet, train_only: str = "") -> list:
