@@ -80,6 +80,17 @@ def test_tiny_training_run_lowers_loss_and_exports_a_model_the_daemon_loads(tiny
     result = engine.run(img, catalogue.get("one").vector)
     assert result.shape == (1, 3, 72, 128)
 
+    # exporting again into a folder whose manifest lists quality presets' networks keeps them
+    # (scripts/train_builtin.sh trains the main network into models/), unless the styles differ
+    (out / "detail.onnx").write_bytes((out / "stylenet.onnx").read_bytes())
+    manifest = yaml.safe_load((out / "styles.yaml").read_text())
+    manifest["networks"] = {"balanced": {"model": "detail.onnx", "trained_steps": 3}}
+    (out / "styles.yaml").write_text(yaml.safe_dump(manifest))
+    export_all(net, out, styles)
+    assert yaml.safe_load((out / "styles.yaml").read_text())["networks"]["balanced"]["trained_steps"] == 3
+    export_all(net, out, styles[:1])
+    assert "networks" not in yaml.safe_load((out / "styles.yaml").read_text())
+
 
 def test_training_resumes_from_its_checkpoint(tiny_content, tmp_path):
     teacher = Teacher()

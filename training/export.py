@@ -86,8 +86,23 @@ def write_manifest(out_dir: Path, styles: list[dict], net: StyleNet, extra: dict
     if extra:
         manifest.update(extra)
     path = out_dir / "styles.yaml"
+    manifest.update(_kept_networks(path, manifest["styles"]))
     path.write_text(yaml.safe_dump(manifest, sort_keys=False, width=100))
     return path
+
+
+def _kept_networks(path: Path, styles: list[dict]) -> dict:
+    """The quality presets' networks (`networks`) of the manifest being replaced, when it names
+    the same styles and their files are there: training the main network into models/
+    (scripts/train_builtin.sh) must not drop the detail network of `balanced` and `best`."""
+    if not path.exists():
+        return {}
+    old = yaml.safe_load(path.read_text()) or {}
+    networks = old.get("networks") or {}
+    same = [s["name"] for s in old.get("styles") or []] == [s["name"] for s in styles]
+    if not networks or not same or not all((path.parent / n["model"]).exists() for n in networks.values()):
+        return {}
+    return {"networks": networks}
 
 
 def export_all(net: StyleNet, out_dir: Path, styles: list[dict], extra: dict | None = None) -> None:
