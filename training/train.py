@@ -2,7 +2,8 @@
 
 Each step: a batch of cached content crops with the teacher's output for a random style
 (distillation loss in pixels, plus a style loss in the teacher predictor's feature space: Gram
-matrices and the 100-d style embedding, which pixel losses alone blur away), the same crops
+matrices and the 100-d style embedding, which pixel losses alone blur away; optionally a pull
+towards the painting's own embedding, up to the teacher's distance: paint_loss), the same crops
 moved by a random smooth flow plus camera noise (synthetic temporal loss, exact flow), and consecutive real video frames with DIS flow and an
 occlusion mask (video temporal loss).
 """
