@@ -211,6 +211,9 @@ def test_paint_loss_pulls_toward_the_painting_only_as_far_as_the_teacher_reached
     # the output is further from the painting than the teacher's: the whole gap counts
     loss = paint_loss(predictor, out, teacher, paint, full_only)
     assert float(loss) == pytest.approx(gap, rel=1e-3) and gap > 0.1
+    # the training step hands in the vectors its style loss already computed: the same figure
+    shared = paint_loss(predictor, out, teacher, paint, full_only, full=(own, paint))
+    assert float(shared) == pytest.approx(float(loss), rel=1e-4)
     loss.backward()
     assert float(out.grad.abs().sum()) > 0
     assert float(paint_loss(predictor, out, teacher, paint_small, small_only)) > 0

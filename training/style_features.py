@@ -116,12 +116,18 @@ def gram(x: torch.Tensor) -> torch.Tensor:
     return f @ f.transpose(1, 2) / (h * w)
 
 
+def style_terms(o: tuple, t: tuple, w_embed: float, w_gram: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """style_loss on predictor outputs already computed: o = predictor(out), t = predictor(target)
+    (the training step shares the output's pass with its other terms)."""
+    (o_vec, o_feats), (t_vec, t_feats) = o, t
+    embed = (o_vec - t_vec).pow(2).sum(1).sqrt().mean()
+    grams = [F.l1_loss(gram(o_feats[k]), gram(t_feats[k])) for k in o_feats]
+    return w_embed * embed + w_gram * torch.stack(grams).mean(), embed
+
+
 def style_loss(predictor: StylePredictor, out: torch.Tensor, target: torch.Tensor,
                w_embed: float, w_gram: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(embedding L2 between output and teacher target, mean Gram L1 over the taps)."""
     with torch.no_grad():
-        t_vec, t_feats = predictor(target)
-    o_vec, o_feats = predictor(out)
-    embed = (o_vec - t_vec).pow(2).sum(1).sqrt().mean()
-    grams = [F.l1_loss(gram(o_feats[k]), gram(t_feats[k])) for k in o_feats]
-    return w_embed * embed + w_gram * torch.stack(grams).mean(), embed
+        t = predictor(target)
+    return style_terms(predictor(out), t, w_embed, w_gram)

@@ -23,7 +23,7 @@ from .distributed import SINGLE, Ranks, check_split
 from .losses import distill_loss, grid_loss, grid_periods, masked_l1_parts
 from .model import StyleNet, build
 from .progress import progress
-from .style_features import StylePredictor, style_loss
+from .style_features import StylePredictor, style_terms
 from .warp import camera_noise, random_flow, warp
 
 
@@ -180,11 +180,14 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
         out = model(x, v)
         l_distill = distill_loss(out, target, cfg.w_grad, cfg.w_scales)
         l_style = l_embed = torch.zeros((), device=device)
-        if predictor is not None:
-            l_style, l_embed = style_loss(predictor, out, target, cfg.w_embed, cfg.w_gram)
         l_paint = torch.zeros((), device=device)
-        if cfg.w_paint > 0 or cfg.w_paint_small > 0:
-            l_paint = paint_loss(predictor, out, target, v, cfg)
+        if predictor is not None:
+            o = predictor(out)  # one pass over the output (and one over the target) for both terms
+            with torch.no_grad():
+                t = predictor(target)
+            l_style, l_embed = style_terms(o, t, cfg.w_embed, cfg.w_gram)
+            if cfg.w_paint > 0 or cfg.w_paint_small > 0:
+                l_paint = paint_loss(predictor, out, target, v, cfg, full=(o[0], t[0]))
         flow = random_flow(cfg.batch, x.shape[2], x.shape[3], generator=gen, rows=rows).to(device)
         x2, valid = warp(x, flow)
         out2 = model(camera_noise(x2, gen, rows, cfg.batch), v)
@@ -237,23 +240,29 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
 
 
 def paint_loss(predictor: StylePredictor, out: torch.Tensor, target: torch.Tensor,
-               vectors: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+               vectors: torch.Tensor, cfg: TrainConfig, full: tuple | None = None) -> torch.Tensor:
     """How much further the output's style embedding is from the painting's vector than the
     teacher's painting of the same crop is (a hinge: nothing once the output is as close as
     the teacher, so the term never pulls past the teacher's look towards whatever else the
     predictor would call painterly), at the crop's scale and shrunk by cfg.paint_shrink
-    (area-averaged, as the judge resizes). Weighted by cfg.w_paint and cfg.w_paint_small."""
+    (area-averaged, as the judge resizes). Weighted by cfg.w_paint and cfg.w_paint_small.
+    full: the style vectors of out and target at the crop's scale, when already computed."""
     loss = torch.zeros((), device=out.device)
     for weight, shrink in ((cfg.w_paint, 1.0), (cfg.w_paint_small, cfg.paint_shrink)):
         if weight <= 0:
             continue
-        o, t = out, target
-        if shrink != 1.0:
-            o, t = (torch.nn.functional.interpolate(img, scale_factor=shrink, mode="bilinear",
-                                                    antialias=True, align_corners=False) for img in (out, target))
-        with torch.no_grad():
-            reach = (predictor(t, taps=False)[0] - vectors).pow(2).sum(1).sqrt()
-        dist = (predictor(o, taps=False)[0] - vectors).pow(2).sum(1).sqrt()
+        if shrink == 1.0 and full is not None:
+            o_vec, t_vec = full
+        else:
+            o, t = out, target
+            if shrink != 1.0:
+                o, t = (torch.nn.functional.interpolate(img, scale_factor=shrink, mode="bilinear",
+                                                        antialias=True, align_corners=False) for img in (out, target))
+            with torch.no_grad():
+                t_vec = predictor(t, taps=False)[0]
+            o_vec = predictor(o, taps=False)[0]
+        reach = (t_vec - vectors).pow(2).sum(1).sqrt()
+        dist = (o_vec - vectors).pow(2).sum(1).sqrt()
         loss = loss + weight * torch.relu(dist - reach).mean()
     return loss
 
