@@ -25,7 +25,8 @@ from stylecam.training.export import export_all  # noqa: E402
 from stylecam.training.model import StyleNet, build  # noqa: E402
 from stylecam.training.teacher import Teacher  # noqa: E402
 from stylecam.training.style_features import StylePredictor, style_loss  # noqa: E402
-from stylecam.training.train import Data, TrainConfig, config_key, paint_loss, train  # noqa: E402
+from stylecam.training.train import (Data, TrainConfig, as_published, config_key, paint_live_loss,  # noqa: E402
+                                    paint_loss, train)
 from stylecam.training.warp import random_flow, warp  # noqa: E402
 
 
@@ -224,6 +225,56 @@ def test_paint_loss_pulls_toward_the_painting_only_as_far_as_the_teacher_reached
     # and the recipes from before the term keep their checkpoint folders
     assert config_key(TrainConfig()) == config_key(TrainConfig(paint_shrink=0.3))
     assert config_key(TrainConfig()) != config_key(TrainConfig(w_paint=0.1))
+
+
+def test_as_published_sharpens_as_the_daemon_and_enlarges_the_centre():
+    """The training's view of a published 1280x720 frame: postprocess.sharpen's unsharp mask
+    (same figures), then the centre 1/grow of the crop enlarged grow times."""
+    from stylecam.postprocess import sharpen
+
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.random((64, 64, 3)).astype(np.float32), (0, 0), 2)
+    t = torch.from_numpy(img).permute(2, 0, 1)[None]
+    ours = as_published(t, 1.0, 0.6)[0].permute(1, 2, 0).numpy()
+    assert np.abs(ours - np.clip(sharpen(img, 0.6), 0, 1)).max() < 1e-3
+    # a bright square in the centre 32x32 of 64 fills the whole crop once enlarged 2x
+    square = torch.zeros(1, 3, 64, 64)
+    square[..., 16:48, 16:48] = 1.0
+    assert float(as_published(square, 2.0, 0.0).min()) == pytest.approx(1.0)
+    assert as_published(square, 1.5, 0.6).shape == square.shape
+
+
+def test_paint_live_loss_counts_the_gap_beyond_the_teacher_seen_the_same_way(tiny_content, tmp_path):
+    predictor = StylePredictor()
+    gen = torch.Generator().manual_seed(3)
+    smooth = lambda x: torch.nn.functional.avg_pool2d(x, 3, 1, 1)  # noqa: E731
+    out = smooth(torch.rand(2, 3, 96, 96, generator=gen)).requires_grad_()
+    teacher = smooth(torch.rand(2, 3, 96, 96, generator=gen))
+    cfg = TrainConfig(w_paint_live=1.0)
+    with torch.no_grad():
+        paint = predictor(as_published(teacher, cfg.paint_grow, 0.0), taps=False)[0]
+        own = predictor(as_published(out, cfg.paint_grow, cfg.paint_sharpen), taps=False)[0]
+        gap = float((own - paint).pow(2).sum(1).sqrt().mean())
+    loss = paint_live_loss(predictor, out, teacher, paint, cfg)
+    assert float(loss) == pytest.approx(gap, rel=1e-3) and gap > 0.1
+    loss.backward()
+    assert float(out.grad.abs().sum()) > 0
+    assert float(paint_live_loss(predictor, out, teacher, own, cfg)) == 0.0  # as close as the teacher
+    assert config_key(TrainConfig()) == config_key(TrainConfig(paint_grow=2.0, paint_sharpen=0.0))
+    assert config_key(TrainConfig()) != config_key(TrainConfig(w_paint_live=0.1))
+    # a run with the term needs the teacher's targets at paint_grow, and says so
+    teacher_net = Teacher()
+    vectors = {"one": teacher_net.style_vector(_painting_like(0))}
+    kw = dict(size=64, per_image=2, frames_per_clip=2, pairs_per_clip=2)
+    root = build_cache(tiny_content, tmp_path / "cache", vectors, teacher_net, **kw)
+    vec = torch.from_numpy(np.stack(list(vectors.values())))
+    small = TrainConfig(steps=2, batch=2, pair_batch=1, w_paint_live=0.5,
+                        model=dict(width=8, blocks=1, expand=2, stem=8, fine=8))
+    with pytest.raises(ValueError, match="live_scale"):
+        train(Data(root, ["one"]), vec, tmp_path / "a", small, log=lambda *_: None)
+    build_cache(tiny_content, tmp_path / "cache", vectors, teacher_net, teacher_scale=1.5, **kw)
+    train(Data(root, ["one"], live_scale=1.5), vec, tmp_path / "b", small, log=lambda *_: None)
+    assert torch.load(tmp_path / "b" / "last.pt")["step"] == 2
 
 
 def test_known_flow_warp_round_trips():

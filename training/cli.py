@@ -176,6 +176,9 @@ def _train_and_export(args, cache: Path, cfg, paintings: list[dict], ranks, devi
     content = args.content or _default_content(cache)
     root = build_cache(content, cache / "data", vectors, teacher, size=args.size, ranks=ranks,
                        teacher_scale=cfg.teacher_scale)
+    if cfg.w_paint_live > 0 and cfg.paint_grow != cfg.teacher_scale:  # paint_live_loss's reach
+        build_cache(content, cache / "data", vectors, teacher, size=args.size, ranks=ranks,
+                    teacher_scale=cfg.paint_grow)
     names = [p["name"] for p in paintings]
     ckpt = cache / "checkpoints" / f"{root.name}-{config_key(cfg)}"
     vec = torch.from_numpy(__import__("numpy").stack([vectors[n] for n in names]))
@@ -193,7 +196,8 @@ def _train_and_export(args, cache: Path, cfg, paintings: list[dict], ranks, devi
             print(f"checkpoints: {ckpt / 'last.pt'} (run the same command again to resume)"
                   + (f"; {ranks.world} ranks, {cfg.batch // ranks.world} crops each a step"
                      if ranks.distributed else ""))
-        net = train(Data(root, names, cfg.teacher_scale), vec, ckpt, cfg, max_minutes=args.minutes,
+        live = cfg.paint_grow if cfg.w_paint_live > 0 else None
+        net = train(Data(root, names, cfg.teacher_scale, live), vec, ckpt, cfg, max_minutes=args.minutes,
                     init_from=args.init_from, ranks=ranks, device=device).cpu()
         if not ranks.main:
             return 0

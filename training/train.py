@@ -47,6 +47,13 @@ class TrainConfig:
     w_paint: float = 0.0
     w_paint_small: float = 0.0
     paint_shrink: float = 256 / 360
+    # the same pull on the output as the daemon publishes a painting it upscales (1280x720 from
+    # 856x488): sharpened by paint_sharpen (processing.sharpen), its centre 1/paint_grow of the
+    # crop enlarged paint_grow times (bilinear), beyond the teacher's full-size painting seen the
+    # same way (its targets with teacher_scale=paint_grow, cached beside the 1x ones): paint_live_loss
+    w_paint_live: float = 0.0
+    paint_grow: float = 1.5
+    paint_sharpen: float = 0.6
     # the teacher paints each crop enlarged this much, its painting shrunk back (dataset.target_name):
     # strokes 1/teacher_scale of the teacher's own size, for a network whose painting is
     # upscaled that much on the way out (the daemon's 1.5x upscale at 1280x720)
@@ -65,9 +72,13 @@ class TrainConfig:
 class Data:
     """Cached crops, teacher targets (one array per style) and video pairs, as tensors on demand."""
 
-    def __init__(self, root: Path, style_names: list[str], teacher_scale: float = 1.0):
+    def __init__(self, root: Path, style_names: list[str], teacher_scale: float = 1.0,
+                 live_scale: float | None = None):
         self.content = np.load(root / "content.npy", mmap_mode="r")
         self.targets = [np.load(root / target_name(n, teacher_scale), mmap_mode="r") for n in style_names]
+        # live_scale: also the teacher's targets at that scale, for paint_live_loss's reach
+        self.live = None if live_scale is None else [np.load(root / target_name(n, live_scale), mmap_mode="r")
+                                                     for n in style_names]
         self.pa = np.load(root / "pairs_a.npy")
         self.pb = np.load(root / "pairs_b.npy")
         self.pflow = np.load(root / "pairs_flow.npy")
@@ -78,16 +89,19 @@ class Data:
         return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float() / 255.0
 
     def batch(self, rng: np.random.Generator, n: int, rows: slice = slice(None)):
-        """Draw a batch of n (crops, styles, flip); load only `rows` of it (this rank's share)."""
+        """Draw a batch of n (crops, styles, flip); load only `rows` of it (this rank's share).
+        (crops, targets, style indices, live targets or None when not loaded)."""
         idx = np.sort(rng.choice(len(self.content), n, replace=False))
         styles = rng.integers(0, len(self.targets), n)
         flip = rng.random() < 0.5
         idx, styles = idx[rows], styles[rows]
         x = self._t(self.content[idx])
         t = self._t(np.stack([self.targets[s][i] for s, i in zip(styles, idx)]))
+        live = None if self.live is None else self._t(np.stack([self.live[s][i] for s, i in zip(styles, idx)]))
         if flip:
             x, t = x.flip(3), t.flip(3)
-        return x, t, torch.from_numpy(styles)
+            live = None if live is None else live.flip(3)
+        return x, t, torch.from_numpy(styles), live
 
     def pairs(self, rng: np.random.Generator, n: int, rows: slice = slice(None)):
         if len(self.pa) == 0:
@@ -118,6 +132,8 @@ def config_key(cfg: TrainConfig) -> str:
         del d["teacher_scale"]  # likewise
     if d["w_paint"] == 0 and d["w_paint_small"] == 0:
         del d["w_paint"], d["w_paint_small"], d["paint_shrink"]  # likewise
+    if d["w_paint_live"] == 0:
+        del d["w_paint_live"], d["paint_grow"], d["paint_sharpen"]  # likewise
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -162,7 +178,10 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
 
         model = DistributedDataParallel(net, device_ids=[device] if device.type == "cuda" else None)
     predictor = None
-    if cfg.w_gram > 0 or cfg.w_embed > 0 or cfg.w_paint > 0 or cfg.w_paint_small > 0:
+    if cfg.w_paint_live > 0 and data.live is None:
+        raise ValueError("w_paint_live needs the teacher's targets at paint_grow: "
+                         "Data(..., live_scale=cfg.paint_grow)")
+    if cfg.w_gram > 0 or cfg.w_embed > 0 or cfg.w_paint > 0 or cfg.w_paint_small > 0 or cfg.w_paint_live > 0:
         predictor = StylePredictor().to(device)
     vectors = vectors.to(device)
     rows, pair_rows = ranks.rows(cfg.batch), ranks.rows(cfg.pair_batch)
@@ -175,7 +194,7 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
     for step in bar:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        x, target, sidx = (t.to(device) for t in data.batch(rng, cfg.batch, rows))
+        x, target, sidx, live = (None if t is None else t.to(device) for t in data.batch(rng, cfg.batch, rows))
         v = vectors[sidx]
         out = model(x, v)
         l_distill = distill_loss(out, target, cfg.w_grad, cfg.w_scales)
@@ -188,6 +207,8 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
             l_style, l_embed = style_terms(o, t, cfg.w_embed, cfg.w_gram)
             if cfg.w_paint > 0 or cfg.w_paint_small > 0:
                 l_paint = paint_loss(predictor, out, target, v, cfg, full=(o[0], t[0]))
+            if cfg.w_paint_live > 0:
+                l_paint = l_paint + cfg.w_paint_live * paint_live_loss(predictor, out, live, v, cfg)
         flow = random_flow(cfg.batch, x.shape[2], x.shape[3], generator=gen, rows=rows).to(device)
         x2, valid = warp(x, flow)
         out2 = model(camera_noise(x2, gen, rows, cfg.batch), v)
@@ -265,6 +286,40 @@ def paint_loss(predictor: StylePredictor, out: torch.Tensor, target: torch.Tenso
         dist = (o_vec - vectors).pow(2).sum(1).sqrt()
         loss = loss + weight * torch.relu(dist - reach).mean()
     return loss
+
+
+def as_published(img: torch.Tensor, grow: float, sharpen: float) -> torch.Tensor:
+    """A painting as the daemon publishes it when it upscales (postprocess.Upsampler): sharpened
+    (an unsharp mask of 1 pixel, as postprocess.sharpen), then the centre 1/grow of it enlarged
+    grow times back to the crop's size (bilinear; the daemon's guided upsampler adds the camera's
+    detail on top, which a painting cannot learn from)."""
+    if sharpen > 0:
+        k = torch.exp(-torch.arange(-3, 4, dtype=img.dtype, device=img.device).pow(2) / 2)
+        k = (k / k.sum()).repeat(img.shape[1], 1, 1, 1)
+        blur = torch.nn.functional.pad(img, (3, 3, 3, 3), mode="reflect")
+        blur = torch.nn.functional.conv2d(blur, k.view(-1, 1, 1, 7), groups=img.shape[1])
+        blur = torch.nn.functional.conv2d(blur, k.view(-1, 1, 7, 1), groups=img.shape[1])
+        img = (img + sharpen * (img - blur)).clamp(0, 1)
+    h, w = img.shape[-2:]
+    ch, cw = round(h / grow), round(w / grow)
+    y, x = (h - ch) // 2, (w - cw) // 2
+    return torch.nn.functional.interpolate(img[..., y:y + ch, x:x + cw], size=(h, w), mode="bilinear",
+                                           align_corners=False)
+
+
+def paint_live_loss(predictor: StylePredictor, out: torch.Tensor, live_target: torch.Tensor,
+                    vectors: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """paint_loss on the output as the daemon publishes it at 1280x720 (as_published: sharpened,
+    enlarged cfg.paint_grow times), beyond the teacher's painting at the full output size seen the
+    same way: live_target is the teacher's painting of the crop enlarged paint_grow times and
+    shrunk back (dataset.scaled_teacher), so enlarging its centre again shows its strokes at the
+    teacher's own size, as the live look's judge compares them. Unweighted."""
+    with torch.no_grad():
+        t_vec = predictor(as_published(live_target, cfg.paint_grow, 0.0), taps=False)[0]
+    o_vec = predictor(as_published(out, cfg.paint_grow, cfg.paint_sharpen), taps=False)[0]
+    reach = (t_vec - vectors).pow(2).sum(1).sqrt()
+    dist = (o_vec - vectors).pow(2).sum(1).sqrt()
+    return torch.relu(dist - reach).mean()
 
 
 def trained_parameters(net: StyleNet, train_only: str = "") -> list:
