@@ -252,7 +252,7 @@ def test_paint_live_loss_counts_the_gap_beyond_the_teacher_seen_the_same_way(tin
     teacher = smooth(torch.rand(2, 3, 96, 96, generator=gen))
     cfg = TrainConfig(w_paint_live=1.0)
     with torch.no_grad():
-        paint = predictor(as_published(teacher, cfg.paint_grow, 0.0), taps=False)[0]
+        paint = predictor(teacher, taps=False)[0]  # the teacher's centre sits on the painting's vector
         own = predictor(as_published(out, cfg.paint_grow, cfg.paint_sharpen), taps=False)[0]
         gap = float((own - paint).pow(2).sum(1).sqrt().mean())
     loss = paint_live_loss(predictor, out, teacher, paint, cfg)
@@ -272,9 +272,29 @@ def test_paint_live_loss_counts_the_gap_beyond_the_teacher_seen_the_same_way(tin
                         model=dict(width=8, blocks=1, expand=2, stem=8, fine=8))
     with pytest.raises(ValueError, match="live_scale"):
         train(Data(root, ["one"]), vec, tmp_path / "a", small, log=lambda *_: None)
-    build_cache(tiny_content, tmp_path / "cache", vectors, teacher_net, teacher_scale=1.5, **kw)
+    build_cache(tiny_content, tmp_path / "cache", vectors, teacher_net, teacher_scale=1.5, centre=True, **kw)
     train(Data(root, ["one"], live_scale=1.5), vec, tmp_path / "b", small, log=lambda *_: None)
     assert torch.load(tmp_path / "b" / "last.pt")["step"] == 2
+
+
+def test_centre_targets_are_the_middle_of_the_teachers_painting_at_the_full_output_size(tiny_content, tmp_path):
+    """paint_live_loss's reach: the crop enlarged 1.5x, painted, its centre cut out at the crop's
+    size (the middle 2/3 of the crop as the teacher paints a 1280x720 frame), in its own file."""
+    from stylecam.training.dataset import scaled_teacher, target_name
+
+    teacher = Teacher()
+    vectors = {"one": teacher.style_vector(_painting_like(0))}
+    kw = dict(size=64, per_image=2, frames_per_clip=2, pairs_per_clip=2)
+    root = build_cache(tiny_content, tmp_path / "cache", vectors, teacher, teacher_scale=1.5, centre=True, **kw)
+    assert target_name("one", 1.5, centre=True) == "target_one_c1.5.npy"
+    assert (root / "target_one_c1.5.npy").exists() and not (root / "target_one_x1.5.npy").exists()
+    crop = np.load(root / "content.npy")[0]
+    big = cv2.resize(crop, (96, 96), interpolation=cv2.INTER_CUBIC)
+    painted = teacher.stylize(big, vectors["one"])
+    centre = scaled_teacher(teacher, crop, vectors["one"], 1.5, centre=True)
+    assert centre.shape == crop.shape and np.allclose(centre, painted[16:80, 16:80])
+    cached = np.load(root / "target_one_c1.5.npy")[0].astype(np.float32) / 255
+    assert np.abs(cached - centre).max() < 1 / 255 + 1e-6
 
 
 def test_known_flow_warp_round_trips():

@@ -176,9 +176,9 @@ def _train_and_export(args, cache: Path, cfg, paintings: list[dict], ranks, devi
     content = args.content or _default_content(cache)
     root = build_cache(content, cache / "data", vectors, teacher, size=args.size, ranks=ranks,
                        teacher_scale=cfg.teacher_scale)
-    if cfg.w_paint_live > 0 and cfg.paint_grow != cfg.teacher_scale:  # paint_live_loss's reach
+    if cfg.w_paint_live > 0:  # paint_live_loss's reach: the teacher's full-size painting, centres
         build_cache(content, cache / "data", vectors, teacher, size=args.size, ranks=ranks,
-                    teacher_scale=cfg.paint_grow)
+                    teacher_scale=cfg.paint_grow, centre=True)
     names = [p["name"] for p in paintings]
     ckpt = cache / "checkpoints" / f"{root.name}-{config_key(cfg)}"
     vec = torch.from_numpy(__import__("numpy").stack([vectors[n] for n in names]))

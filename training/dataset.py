@@ -100,28 +100,38 @@ def _content_key(images, videos, size, per_image, seed, zoom) -> str:
     return h.hexdigest()[:12]
 
 
-def target_name(style: str, teacher_scale: float = 1.0) -> str:
-    """The cache file of a style's teacher targets (one per teacher_scale)."""
-    return f"target_{style}.npy" if teacher_scale == 1.0 else f"target_{style}_x{teacher_scale:g}.npy"
+def target_name(style: str, teacher_scale: float = 1.0, centre: bool = False) -> str:
+    """The cache file of a style's teacher targets (one per teacher_scale, and per kind:
+    shrunk back, or the centre cut out: scaled_teacher)."""
+    if teacher_scale == 1.0:
+        return f"target_{style}.npy"
+    return f"target_{style}_{'c' if centre else 'x'}{teacher_scale:g}.npy"
 
 
-def scaled_teacher(teacher, rgb: np.ndarray, vector: np.ndarray, scale: float) -> np.ndarray:
+def scaled_teacher(teacher, rgb: np.ndarray, vector: np.ndarray, scale: float,
+                   centre: bool = False) -> np.ndarray:
     """The teacher's painting of rgb enlarged `scale` times (bicubic), shrunk back to rgb's size
     (area): its strokes 1/scale of the teacher's own size, as the teacher's painting at the
-    full output size looks once shrunk to a network's processing size."""
+    full output size looks once shrunk to a network's processing size.
+    centre: not shrunk back; its centre, rgb's size, cut out instead: the middle 1/scale of rgb
+    as the teacher paints it at the full output size, seen at 100 % (train.paint_live_loss)."""
     if scale == 1.0:
         return teacher.stylize(rgb, vector)
     h, w = rgb.shape[:2]
     big = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_CUBIC)
-    return cv2.resize(teacher.stylize(big, vector), (w, h), interpolation=cv2.INTER_AREA)
+    painted = teacher.stylize(big, vector)
+    if centre:
+        y, x = (painted.shape[0] - h) // 2, (painted.shape[1] - w) // 2
+        return np.ascontiguousarray(painted[y:y + h, x:x + w])
+    return cv2.resize(painted, (w, h), interpolation=cv2.INTER_AREA)
 
 
 def build_cache(content: Path, cache: Path, styles: dict[str, np.ndarray], teacher,
                 size: int = 256, per_image: int = 24, frames_per_clip: int = 80,
                 pairs_per_clip: int = 30, seed: int = 0, zoom=ZOOM, ranks: Ranks = SINGLE,
-                teacher_scale: float = 1.0) -> Path:
+                teacher_scale: float = 1.0, centre: bool = False) -> Path:
     """Crops, video pairs and teacher targets in cache/<key>/. Reuses what is already there.
-    teacher_scale: targets from scaled_teacher (their own files beside the 1x ones).
+    teacher_scale, centre: targets from scaled_teacher (their own files beside the 1x ones).
 
     Under torchrun (ranks): rank 0 cuts the crops; every rank runs the teacher on its share of
     them and saves it as a part file; rank 0 joins the parts. The cache folder must be one that
@@ -140,30 +150,30 @@ def build_cache(content: Path, cache: Path, styles: dict[str, np.ndarray], teach
                                 "built it: give --cache a folder every machine sees at the same path "
                                 "(a shared file system; docs/styles.md)")
     content_arr = np.load(root / "content.npy", mmap_mode="r")
-    missing = {n: v for n, v in styles.items() if not (root / target_name(n, teacher_scale)).exists()}
+    missing = {n: v for n, v in styles.items() if not (root / target_name(n, teacher_scale, centre)).exists()}
     lo, hi = ranks.span(len(content_arr))
     for name, vec in missing.items():
-        part = root / target_name(name, teacher_scale) if ranks.world == 1 else _part_path(root, name, ranks, teacher_scale)
+        part = root / target_name(name, teacher_scale, centre) if ranks.world == 1 else _part_path(root, name, ranks, teacher_scale, centre)
         if not part.exists():  # a part left by an interrupted run with the same world size counts
             desc = f"teacher: {name}" + (f" (1/{ranks.world} on each rank)" if ranks.world > 1 else "")
             out = np.empty((hi - lo,) + content_arr.shape[1:], content_arr.dtype)
             for i in progress(range(lo, hi), desc=desc, quiet=not ranks.main):
-                out[i - lo] = (scaled_teacher(teacher, content_arr[i], vec, teacher_scale) * 255 + 0.5).astype(np.uint8)
+                out[i - lo] = (scaled_teacher(teacher, content_arr[i], vec, teacher_scale, centre) * 255 + 0.5).astype(np.uint8)
             _save_atomic(part, out)
     if ranks.world > 1:
         ranks.wait()
         if ranks.main:
             for name in missing:
-                parts = [_part_path(root, name, Ranks(r, ranks.world), teacher_scale) for r in range(ranks.world)]
-                _save_atomic(root / target_name(name, teacher_scale), np.concatenate([np.load(p) for p in parts]))
+                parts = [_part_path(root, name, Ranks(r, ranks.world), teacher_scale, centre) for r in range(ranks.world)]
+                _save_atomic(root / target_name(name, teacher_scale, centre), np.concatenate([np.load(p) for p in parts]))
                 for p in parts:
                     p.unlink()
         ranks.wait()
     return root
 
 
-def _part_path(root: Path, name: str, ranks: Ranks, teacher_scale: float = 1.0) -> Path:
-    return root / target_name(name, teacher_scale).replace(".npy", f".part{ranks.rank}of{ranks.world}.npy")
+def _part_path(root: Path, name: str, ranks: Ranks, teacher_scale: float = 1.0, centre: bool = False) -> Path:
+    return root / target_name(name, teacher_scale, centre).replace(".npy", f".part{ranks.rank}of{ranks.world}.npy")
 
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:

@@ -49,8 +49,9 @@ class TrainConfig:
     paint_shrink: float = 256 / 360
     # the same pull on the output as the daemon publishes a painting it upscales (1280x720 from
     # 856x488): sharpened by paint_sharpen (processing.sharpen), its centre 1/paint_grow of the
-    # crop enlarged paint_grow times (bilinear), beyond the teacher's full-size painting seen the
-    # same way (its targets with teacher_scale=paint_grow, cached beside the 1x ones): paint_live_loss
+    # crop enlarged paint_grow times (bilinear), beyond the teacher's painting of that centre at
+    # the full output size (the crop enlarged paint_grow times, painted, its centre cut out;
+    # cached beside the 1x targets: dataset.scaled_teacher): paint_live_loss
     w_paint_live: float = 0.0
     paint_grow: float = 1.5
     paint_sharpen: float = 0.6
@@ -76,9 +77,9 @@ class Data:
                  live_scale: float | None = None):
         self.content = np.load(root / "content.npy", mmap_mode="r")
         self.targets = [np.load(root / target_name(n, teacher_scale), mmap_mode="r") for n in style_names]
-        # live_scale: also the teacher's targets at that scale, for paint_live_loss's reach
-        self.live = None if live_scale is None else [np.load(root / target_name(n, live_scale), mmap_mode="r")
-                                                     for n in style_names]
+        # live_scale: also the teacher's centre targets at that scale, for paint_live_loss's reach
+        self.live = None if live_scale is None else [
+            np.load(root / target_name(n, live_scale, centre=True), mmap_mode="r") for n in style_names]
         self.pa = np.load(root / "pairs_a.npy")
         self.pb = np.load(root / "pairs_b.npy")
         self.pflow = np.load(root / "pairs_flow.npy")
@@ -179,7 +180,7 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
         model = DistributedDataParallel(net, device_ids=[device] if device.type == "cuda" else None)
     predictor = None
     if cfg.w_paint_live > 0 and data.live is None:
-        raise ValueError("w_paint_live needs the teacher's targets at paint_grow: "
+        raise ValueError("w_paint_live needs the teacher's centre targets at paint_grow: "
                          "Data(..., live_scale=cfg.paint_grow)")
     if cfg.w_gram > 0 or cfg.w_embed > 0 or cfg.w_paint > 0 or cfg.w_paint_small > 0 or cfg.w_paint_live > 0:
         predictor = StylePredictor().to(device)
@@ -310,12 +311,12 @@ def as_published(img: torch.Tensor, grow: float, sharpen: float) -> torch.Tensor
 def paint_live_loss(predictor: StylePredictor, out: torch.Tensor, live_target: torch.Tensor,
                     vectors: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
     """paint_loss on the output as the daemon publishes it at 1280x720 (as_published: sharpened,
-    enlarged cfg.paint_grow times), beyond the teacher's painting at the full output size seen the
-    same way: live_target is the teacher's painting of the crop enlarged paint_grow times and
-    shrunk back (dataset.scaled_teacher), so enlarging its centre again shows its strokes at the
-    teacher's own size, as the live look's judge compares them. Unweighted."""
+    its centre enlarged cfg.paint_grow times), beyond the teacher's painting of the same centre at
+    the full output size: live_target is the centre of the teacher's painting of the crop enlarged
+    paint_grow times (dataset.scaled_teacher, centre=True), its strokes at the teacher's own size,
+    as the live look's judge compares them. Unweighted."""
     with torch.no_grad():
-        t_vec = predictor(as_published(live_target, cfg.paint_grow, 0.0), taps=False)[0]
+        t_vec = predictor(live_target, taps=False)[0]
     o_vec = predictor(as_published(out, cfg.paint_grow, cfg.paint_sharpen), taps=False)[0]
     reach = (t_vec - vectors).pow(2).sum(1).sqrt()
     dist = (o_vec - vectors).pow(2).sum(1).sqrt()
