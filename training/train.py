@@ -3,7 +3,8 @@
 Each step: a batch of cached content crops with the teacher's output for a random style
 (distillation loss in pixels, plus a style loss in the teacher predictor's feature space: Gram
 matrices and the 100-d style embedding, which pixel losses alone blur away; optionally a pull
-towards the painting's own embedding, up to the teacher's distance: paint_loss), the same crops
+towards the painting's own embedding, up to the teacher's distance: paint_loss, and the same on
+the output enlarged as the daemon enlarges it at 1280x720: paint_live_loss), the same crops
 moved by a random smooth flow plus camera noise (synthetic temporal loss, exact flow), and consecutive real video frames with DIS flow and an
 occlusion mask (video temporal loss).
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..postprocess import SHARPEN_SIGMA
 from .dataset import target_name
 from .distributed import SINGLE, Ranks, check_split
 from .losses import distill_loss, grid_loss, grid_periods, masked_l1_parts
@@ -295,11 +297,12 @@ def as_published(img: torch.Tensor, grow: float, sharpen: float) -> torch.Tensor
     grow times back to the crop's size (bilinear; the daemon's guided upsampler adds the camera's
     detail on top, which a painting cannot learn from)."""
     if sharpen > 0:
-        k = torch.exp(-torch.arange(-3, 4, dtype=img.dtype, device=img.device).pow(2) / 2)
+        r = math.ceil(3 * SHARPEN_SIGMA)
+        k = torch.exp(-torch.arange(-r, r + 1, dtype=img.dtype, device=img.device).pow(2) / (2 * SHARPEN_SIGMA ** 2))
         k = (k / k.sum()).repeat(img.shape[1], 1, 1, 1)
-        blur = torch.nn.functional.pad(img, (3, 3, 3, 3), mode="reflect")
-        blur = torch.nn.functional.conv2d(blur, k.view(-1, 1, 1, 7), groups=img.shape[1])
-        blur = torch.nn.functional.conv2d(blur, k.view(-1, 1, 7, 1), groups=img.shape[1])
+        blur = torch.nn.functional.pad(img, (r, r, r, r), mode="reflect")
+        blur = torch.nn.functional.conv2d(blur, k.view(-1, 1, 1, 2 * r + 1), groups=img.shape[1])
+        blur = torch.nn.functional.conv2d(blur, k.view(-1, 1, 2 * r + 1, 1), groups=img.shape[1])
         img = (img + sharpen * (img - blur)).clamp(0, 1)
     h, w = img.shape[-2:]
     ch, cw = round(h / grow), round(w / grow)
