@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..config import ProcessingConfig
 from ..postprocess import SHARPEN_SIGMA
 from .dataset import target_name
 from .distributed import SINGLE, Ranks, check_split
@@ -56,7 +57,7 @@ class TrainConfig:
     # cached beside the 1x targets: dataset.scaled_teacher): paint_live_loss
     w_paint_live: float = 0.0
     paint_grow: float = 1.5
-    paint_sharpen: float = 0.6
+    paint_sharpen: float = ProcessingConfig.sharpen  # the daemon's default
     # the teacher paints each crop enlarged this much, its painting shrunk back (dataset.target_name):
     # strokes 1/teacher_scale of the teacher's own size, for a network whose painting is
     # upscaled that much on the way out (the daemon's 1.5x upscale at 1280x720)
@@ -285,10 +286,16 @@ def paint_loss(predictor: StylePredictor, out: torch.Tensor, target: torch.Tenso
             with torch.no_grad():
                 t_vec = predictor(t, taps=False)[0]
             o_vec = predictor(o, taps=False)[0]
-        reach = (t_vec - vectors).pow(2).sum(1).sqrt()
-        dist = (o_vec - vectors).pow(2).sum(1).sqrt()
-        loss = loss + weight * torch.relu(dist - reach).mean()
+        loss = loss + weight * _beyond_teacher(o_vec, t_vec, vectors)
     return loss
+
+
+def _beyond_teacher(o_vec: torch.Tensor, t_vec: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+    """Mean distance of the output's style vectors from the painting's, beyond the teacher's
+    (the hinge of paint_loss and paint_live_loss)."""
+    reach = (t_vec - vectors).pow(2).sum(1).sqrt()
+    dist = (o_vec - vectors).pow(2).sum(1).sqrt()
+    return torch.relu(dist - reach).mean()
 
 
 def as_published(img: torch.Tensor, grow: float, sharpen: float) -> torch.Tensor:
@@ -321,9 +328,7 @@ def paint_live_loss(predictor: StylePredictor, out: torch.Tensor, live_target: t
     with torch.no_grad():
         t_vec = predictor(live_target, taps=False)[0]
     o_vec = predictor(as_published(out, cfg.paint_grow, cfg.paint_sharpen), taps=False)[0]
-    reach = (t_vec - vectors).pow(2).sum(1).sqrt()
-    dist = (o_vec - vectors).pow(2).sum(1).sqrt()
-    return torch.relu(dist - reach).mean()
+    return _beyond_teacher(o_vec, t_vec, vectors)
 
 
 def trained_parameters(net: StyleNet, train_only: str = "") -> list:
