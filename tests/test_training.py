@@ -227,6 +227,37 @@ def test_paint_loss_pulls_toward_the_painting_only_as_far_as_the_teacher_reached
     assert config_key(TrainConfig()) != config_key(TrainConfig(w_paint=0.1))
 
 
+def test_the_padded_small_view_shows_the_predictor_a_field_of_the_crops_size():
+    """paint_small_pad: the shrunk painting reflect-padded back to the crop's size, as the judge
+    shows the predictor 256 pixels; without it the predictor sees the shrunk crop alone."""
+    from stylecam.training.cli import _apply_setting
+    from stylecam.training.train import reflect_to
+
+    predictor = StylePredictor()
+    seen = []
+    real = predictor.forward
+    predictor.forward = lambda img, taps=True: (seen.append(tuple(img.shape[-2:])), real(img, taps))[1]
+    gen = torch.Generator().manual_seed(3)
+    out, teacher = torch.rand(2, 3, 96, 96, generator=gen), torch.rand(2, 3, 96, 96, generator=gen)
+    vec = torch.zeros(2, 100)
+    padded = TrainConfig(w_paint_small=1.0, paint_shrink=0.5, paint_small_pad=True)
+    plain = TrainConfig(w_paint_small=1.0, paint_shrink=0.5)
+    a, b = float(paint_loss(predictor, out, teacher, vec, padded)), float(paint_loss(predictor, out, teacher, vec, plain))
+    assert seen == [(96, 96)] * 2 + [(48, 48)] * 2 and a != b
+    # the padding mirrors the shrunk painting about its edges, centred
+    x = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).view(2, 3, 4, 5)
+    y = reflect_to(x, (8, 9))
+    assert y.shape[-2:] == (8, 9) and torch.equal(y[..., 2:6, 2:7], x) and torch.equal(y[..., 1, 2:7], x[..., 1, :])
+    # a new recipe gets its own checkpoint folder; the recipes without it keep theirs
+    assert config_key(plain) != config_key(padded)
+    assert config_key(plain) == config_key(TrainConfig(w_paint_small=1.0, paint_shrink=0.5, paint_small_pad=False))
+    cfg = TrainConfig()
+    _apply_setting(cfg, "paint_small_pad=true")
+    assert cfg.paint_small_pad is True
+    _apply_setting(cfg, "paint_small_pad=false")
+    assert cfg.paint_small_pad is False
+
+
 def test_as_published_sharpens_as_the_daemon_and_enlarges_the_centre():
     """The training's view of a published 1280x720 frame: postprocess.sharpen's unsharp mask
     (same figures), then the centre 1/grow of the crop enlarged grow times."""
@@ -514,6 +545,7 @@ def test_train_command_refuses_a_bad_setting_or_checkpoint_before_any_work(tmp_p
             "--cache", str(tmp_path / "cache")]
     cases = [(["--set", "w_gram=abc"], "w_gram takes a float"),
              (["--set", "w_nope=1"], "KEY one of"),
+             (["--set", "paint_small_pad=maybe"], "paint_small_pad takes a bool"),
              (["--init-from", str(tmp_path / "missing.pt")], "no such checkpoint"),
              (["--set", "train_only=nothing"], "matches no parameter of this network; give one of")]
     for extra, message in cases:

@@ -154,13 +154,21 @@ def _apply_setting(cfg, item: str) -> None:
         name, target, current = key, None, getattr(cfg, key)
         kind = type(current)
     try:
-        parsed = kind(value)
+        parsed = _parse_bool(value) if kind is bool else kind(value)
     except ValueError:
         raise SystemExit(f"--set {item}: {key} takes a {kind.__name__}, e.g. --set {key}={current}") from None
     if target is None:
         setattr(cfg, name, parsed)
     else:
         target[name] = parsed
+
+
+def _parse_bool(value: str) -> bool:
+    """true/false, yes/no, on/off, 1/0 (bool("false") would be True)."""
+    words = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+    if value.lower() not in words:
+        raise ValueError(value)
+    return words[value.lower()]
 
 
 def _train_and_export(args, cache: Path, cfg, paintings: list[dict], ranks, device) -> int:
