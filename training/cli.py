@@ -214,6 +214,8 @@ def _train_and_export(args, cache: Path, cfg, paintings: list[dict], ranks, devi
     out = args.out or Path("models")
     styles = [{**p, "vector": vectors[p["name"]]} for p in paintings]
     weights = {k: v for k, v in vars(cfg).items() if k.startswith("w_")}
+    if cfg.paint_small_pad and cfg.w_paint_small > 0:
+        weights["paint_small_pad"] = True  # what w_paint_small looked at
     extra = {"trained_steps": steps, "loss_weights": weights}
     if cfg.teacher_scale != 1.0:
         extra["teacher_scale"] = cfg.teacher_scale
