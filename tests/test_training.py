@@ -3,6 +3,7 @@ model the daemon loads; known-flow warps round-trip; ONNX matches PyTorch; the s
 manifest is well formed and every shipped style really stylizes."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -258,6 +259,31 @@ def test_the_padded_small_view_shows_the_predictor_a_field_of_the_crops_size():
     assert cfg.paint_small_pad is False
 
 
+def test_structure_loss_is_the_live_looks_structure_figure_as_a_loss():
+    """w_structure: 1 - the live look's structure (band-pass luminance correlation, the same
+    sigmas) between two images, per image; a flat target (no band-pass at all) gives a finite
+    gradient, not NaN."""
+    import skimage.data
+    from stylecam.training.live_look import STRUCTURE_SIGMAS, band, correlation
+    from stylecam.training.losses import structure_loss
+
+    photo = skimage.data.astronaut()[100:228, 150:278]
+    other = skimage.data.coffee()[100:228, 150:278]
+    as_tensor = lambda im: torch.from_numpy(im.astype(np.float32) / 255).permute(2, 0, 1)[None]  # noqa: E731
+    for a, b in ((photo, other), (photo, np.ascontiguousarray(photo[:, ::-1])), (photo, photo)):
+        want = 1 - correlation(band(a.astype(np.float32) / 255), band(b.astype(np.float32) / 255))
+        got = float(structure_loss(as_tensor(a), as_tensor(b), STRUCTURE_SIGMAS))
+        assert got == pytest.approx(want, abs=0.02)
+    assert float(structure_loss(as_tensor(photo), as_tensor(photo), STRUCTURE_SIGMAS)) == pytest.approx(0.0, abs=1e-5)
+    x = as_tensor(other).requires_grad_()
+    loss = structure_loss(x, torch.full_like(x, 0.5), STRUCTURE_SIGMAS)
+    loss.backward()
+    assert torch.isfinite(x.grad).all() and float(loss.detach()) == pytest.approx(1.0, abs=1e-3)
+    # recipes without the term keep their checkpoint folders
+    assert config_key(TrainConfig()) == config_key(TrainConfig(w_structure=0.0))
+    assert config_key(TrainConfig()) != config_key(TrainConfig(w_structure=0.5))
+
+
 def test_as_published_sharpens_as_the_daemon_and_enlarges_the_centre():
     """The training's view of a published 1280x720 frame: postprocess.sharpen's unsharp mask
     (same figures), then the centre 1/grow of the crop enlarged grow times."""
@@ -306,6 +332,12 @@ def test_paint_live_loss_counts_the_gap_beyond_the_teacher_seen_the_same_way(tin
     build_cache(tiny_content, tmp_path / "cache", vectors, teacher_net, teacher_scale=1.5, centre=True, **kw)
     train(Data(root, ["one"], live_scale=1.5), vec, tmp_path / "b", small, log=lambda *_: None)
     assert torch.load(tmp_path / "b" / "last.pt")["step"] == 2
+    # w_structure looks at the same view and targets
+    structure = dataclasses.replace(small, w_paint_live=0.0, w_structure=0.5)
+    with pytest.raises(ValueError, match="live_scale"):
+        train(Data(root, ["one"]), vec, tmp_path / "c", structure, log=lambda *_: None)
+    train(Data(root, ["one"], live_scale=1.5), vec, tmp_path / "d", structure, log=lambda *_: None)
+    assert torch.load(tmp_path / "d" / "last.pt")["step"] == 2
 
 
 def test_centre_targets_are_the_middle_of_the_teachers_painting_at_the_full_output_size(tiny_content, tmp_path):

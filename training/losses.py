@@ -2,6 +2,8 @@
 temporal consistency under a mask."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -52,3 +54,29 @@ def grid_periods(scale: int) -> tuple[int, ...]:
     """The grids a network of this scale can leave: its decoder's 2-pixel one and the 4-pixel
     one of two upsamplings, seen through the detail head's x scale (scale 4: also 8 pixels)."""
     return (2, 4, 8) if scale >= 4 else (2, 4)
+
+
+def gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur, radius ceil(3 sigma), reflect-padded (as cv2.GaussianBlur)."""
+    r = math.ceil(3 * sigma)
+    k = torch.exp(-torch.arange(-r, r + 1, dtype=img.dtype, device=img.device).pow(2) / (2 * sigma ** 2))
+    k = (k / k.sum()).repeat(img.shape[1], 1, 1, 1)
+    out = F.pad(img, (r, r, r, r), mode="reflect")
+    out = F.conv2d(out, k.view(-1, 1, 1, 2 * r + 1), groups=img.shape[1])
+    return F.conv2d(out, k.view(-1, 1, 2 * r + 1, 1), groups=img.shape[1])
+
+
+def structure_loss(out: torch.Tensor, target: torch.Tensor, sigmas: tuple[float, float]) -> torch.Tensor:
+    """1 - the correlation of the two images' band-pass luminance (difference of Gaussians at
+    `sigmas`: eyes, mouths, edges), mean over the batch: the live look's structure measure
+    (training/live_look.py: band, correlation) as a loss."""
+    weights = torch.tensor([0.299, 0.587, 0.114], dtype=out.dtype, device=out.device).view(1, 3, 1, 1)
+    corr = []
+    for img in (out, target):
+        y = (img * weights).sum(1, keepdim=True)
+        b = gaussian_blur(y, sigmas[0]) - gaussian_blur(y, sigmas[1])
+        corr.append((b - b.mean((2, 3), keepdim=True)).flatten(1))
+    a, b = corr
+    # eps inside the roots: a flat crop has no band-pass at all, and sqrt(0) has no gradient
+    r = (a * b).sum(1) / ((a * a).sum(1) + 1e-8).sqrt() / ((b * b).sum(1) + 1e-8).sqrt()
+    return (1 - r).mean()

@@ -23,7 +23,8 @@ from ..config import ProcessingConfig
 from ..postprocess import SHARPEN_SIGMA
 from .dataset import target_name
 from .distributed import SINGLE, Ranks, check_split
-from .losses import distill_loss, grid_loss, grid_periods, masked_l1_parts
+from .live_look import STRUCTURE_SIGMAS
+from .losses import distill_loss, gaussian_blur, grid_loss, grid_periods, masked_l1_parts, structure_loss
 from .model import StyleNet, build
 from .progress import progress
 from .style_features import StylePredictor, style_terms
@@ -61,6 +62,10 @@ class TrainConfig:
     # the full output size (the crop enlarged paint_grow times, painted, its centre cut out;
     # cached beside the 1x targets: dataset.scaled_teacher): paint_live_loss
     w_paint_live: float = 0.0
+    # the live look's structure figure as a loss (losses.structure_loss): the band-pass luminance
+    # of the output as published (as_published) against the teacher's centre target's, the view
+    # and the target of paint_live_loss (needs the same centre targets)
+    w_structure: float = 0.0
     paint_grow: float = 1.5
     paint_sharpen: float = ProcessingConfig.sharpen  # the daemon's default
     # the teacher paints each crop enlarged this much, its painting shrunk back (dataset.target_name):
@@ -143,8 +148,12 @@ def config_key(cfg: TrainConfig) -> str:
         del d["w_paint"], d["w_paint_small"], d["paint_shrink"]  # likewise
     if not d["paint_small_pad"]:
         del d["paint_small_pad"]  # likewise
+    if d["w_paint_live"] == 0 and d["w_structure"] == 0:
+        del d["paint_grow"], d["paint_sharpen"]  # likewise
     if d["w_paint_live"] == 0:
-        del d["w_paint_live"], d["paint_grow"], d["paint_sharpen"]  # likewise
+        del d["w_paint_live"]  # likewise
+    if d["w_structure"] == 0:
+        del d["w_structure"]  # likewise
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -189,8 +198,8 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
 
         model = DistributedDataParallel(net, device_ids=[device] if device.type == "cuda" else None)
     predictor = None
-    if cfg.w_paint_live > 0 and data.live is None:
-        raise ValueError("w_paint_live needs the teacher's centre targets at paint_grow: "
+    if (cfg.w_paint_live > 0 or cfg.w_structure > 0) and data.live is None:
+        raise ValueError("w_paint_live and w_structure need the teacher's centre targets at paint_grow: "
                          "Data(..., live_scale=cfg.paint_grow)")
     if cfg.w_gram > 0 or cfg.w_embed > 0 or cfg.w_paint > 0 or cfg.w_paint_small > 0 or cfg.w_paint_live > 0:
         predictor = StylePredictor().to(device)
@@ -220,6 +229,9 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
                 l_paint = paint_loss(predictor, out, target, v, cfg, full=(o[0], t[0]))
             if cfg.w_paint_live > 0:
                 l_paint = l_paint + cfg.w_paint_live * paint_live_loss(predictor, out, live, v, cfg)
+        l_struct = torch.zeros((), device=device)
+        if cfg.w_structure > 0:
+            l_struct = structure_loss(as_published(out, cfg.paint_grow, cfg.paint_sharpen), live, STRUCTURE_SIGMAS)
         flow = random_flow(cfg.batch, x.shape[2], x.shape[3], generator=gen, rows=rows).to(device)
         x2, valid = warp(x, flow)
         out2 = model(camera_noise(x2, gen, rows, cfg.batch), v)
@@ -245,6 +257,8 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
         l_syn = syn_sum / shared[0]
         l_grid = grid_loss(out, grid_periods(net.scale)) if cfg.w_grid > 0 else torch.zeros((), device=device)
         loss = l_distill + l_style + l_paint + cfg.w_synthetic * l_syn + cfg.w_grid * l_grid
+        if cfg.w_structure > 0:
+            loss = loss + cfg.w_structure * l_struct
         if use_video:
             loss = loss + cfg.w_video * vid_sum / shared[1]
         opt.zero_grad(set_to_none=True)
@@ -253,7 +267,8 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
         shared = shared.tolist()
         losses = {"distill": shared[4], "style": shared[5], "embed": shared[6],
                   "synthetic": shared[2] / shared[0], "video": shared[3] / shared[1] if use_video else 0.0,
-                  "grid": float(l_grid.detach()), "paint": float(l_paint.detach())}  # this rank's batch (log figures only)
+                  "grid": float(l_grid.detach()), "paint": float(l_paint.detach()),
+                  **({"structure": float(l_struct.detach())} if cfg.w_structure > 0 else {})}  # this rank's batch (log figures only)
         out_of_time = shared[7] > 0
         for k, val in losses.items():
             running[k] = 0.98 * running.get(k, val) + 0.02 * val
@@ -320,13 +335,7 @@ def as_published(img: torch.Tensor, grow: float, sharpen: float) -> torch.Tensor
     grow times back to the crop's size (bilinear; the daemon's guided upsampler adds the camera's
     detail on top, which a painting cannot learn from)."""
     if sharpen > 0:
-        r = math.ceil(3 * SHARPEN_SIGMA)
-        k = torch.exp(-torch.arange(-r, r + 1, dtype=img.dtype, device=img.device).pow(2) / (2 * SHARPEN_SIGMA ** 2))
-        k = (k / k.sum()).repeat(img.shape[1], 1, 1, 1)
-        blur = torch.nn.functional.pad(img, (r, r, r, r), mode="reflect")
-        blur = torch.nn.functional.conv2d(blur, k.view(-1, 1, 1, 2 * r + 1), groups=img.shape[1])
-        blur = torch.nn.functional.conv2d(blur, k.view(-1, 1, 2 * r + 1, 1), groups=img.shape[1])
-        img = (img + sharpen * (img - blur)).clamp(0, 1)
+        img = (img + sharpen * (img - gaussian_blur(img, SHARPEN_SIGMA))).clamp(0, 1)
     h, w = img.shape[-2:]
     ch, cw = round(h / grow), round(w / grow)
     y, x = (h - ch) // 2, (w - cw) // 2
