@@ -184,7 +184,7 @@ def _train_and_export(args, cache: Path, cfg, paintings: list[dict], ranks, devi
     content = args.content or _default_content(cache)
     root = build_cache(content, cache / "data", vectors, teacher, size=args.size, ranks=ranks,
                        teacher_scale=cfg.teacher_scale)
-    if cfg.w_paint_live > 0 or cfg.w_structure > 0:  # their target: the teacher's full-size painting, centres
+    if cfg.live_view:  # their target: the teacher's full-size painting, centres
         build_cache(content, cache / "data", vectors, teacher, size=args.size, ranks=ranks,
                     teacher_scale=cfg.paint_grow, centre=True)
     names = [p["name"] for p in paintings]
@@ -204,7 +204,7 @@ def _train_and_export(args, cache: Path, cfg, paintings: list[dict], ranks, devi
             print(f"checkpoints: {ckpt / 'last.pt'} (run the same command again to resume)"
                   + (f"; {ranks.world} ranks, {cfg.batch // ranks.world} crops each a step"
                      if ranks.distributed else ""))
-        live = cfg.paint_grow if cfg.w_paint_live > 0 or cfg.w_structure > 0 else None
+        live = cfg.paint_grow if cfg.live_view else None
         net = train(Data(root, names, cfg.teacher_scale, live), vec, ckpt, cfg, max_minutes=args.minutes,
                     init_from=args.init_from, ranks=ranks, device=device).cpu()
         if not ranks.main:

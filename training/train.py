@@ -82,6 +82,12 @@ class TrainConfig:
     model: dict = field(default_factory=lambda: dict(width=32, blocks=5, expand=4, stem=16, fine=8,
                                                      upsample="bilinear"))
 
+    @property
+    def live_view(self) -> bool:
+        """Whether a term looks at the output as published at 1280x720 (paint_live_loss,
+        structure_loss): the run needs the teacher's centre targets at paint_grow."""
+        return self.w_paint_live > 0 or self.w_structure > 0
+
 
 class Data:
     """Cached crops, teacher targets (one array per style) and video pairs, as tensors on demand."""
@@ -148,7 +154,7 @@ def config_key(cfg: TrainConfig) -> str:
         del d["w_paint"], d["w_paint_small"], d["paint_shrink"]  # likewise
     if not d["paint_small_pad"]:
         del d["paint_small_pad"]  # likewise
-    if d["w_paint_live"] == 0 and d["w_structure"] == 0:
+    if not cfg.live_view:
         del d["paint_grow"], d["paint_sharpen"]  # likewise
     if d["w_paint_live"] == 0:
         del d["w_paint_live"]  # likewise
@@ -198,7 +204,7 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
 
         model = DistributedDataParallel(net, device_ids=[device] if device.type == "cuda" else None)
     predictor = None
-    if (cfg.w_paint_live > 0 or cfg.w_structure > 0) and data.live is None:
+    if cfg.live_view and data.live is None:
         raise ValueError("w_paint_live and w_structure need the teacher's centre targets at paint_grow: "
                          "Data(..., live_scale=cfg.paint_grow)")
     if cfg.w_gram > 0 or cfg.w_embed > 0 or cfg.w_paint > 0 or cfg.w_paint_small > 0 or cfg.w_paint_live > 0:
@@ -256,9 +262,7 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
                                          torch.tensor(float(out_of_time), device=device)]))
         l_syn = syn_sum / shared[0]
         l_grid = grid_loss(out, grid_periods(net.scale)) if cfg.w_grid > 0 else torch.zeros((), device=device)
-        loss = l_distill + l_style + l_paint + cfg.w_synthetic * l_syn + cfg.w_grid * l_grid
-        if cfg.w_structure > 0:
-            loss = loss + cfg.w_structure * l_struct
+        loss = l_distill + l_style + l_paint + cfg.w_structure * l_struct + cfg.w_synthetic * l_syn + cfg.w_grid * l_grid
         if use_video:
             loss = loss + cfg.w_video * vid_sum / shared[1]
         opt.zero_grad(set_to_none=True)
