@@ -292,6 +292,7 @@ def stylize_video(cap, src: Path, dst: Path, make_stylizer, *, allow_partial: bo
                 raise UserError(f"cannot write a video to {frames_path}; check the free space, "
                                 f"or use a {' / '.join(VIDEO_EXTS)} name")
             while ok:
+                _raise_if_signalled()
                 writer.write(stylizer(frame))
                 frames += 1
                 bar.update(1)
@@ -319,6 +320,7 @@ def stylize_video(cap, src: Path, dst: Path, make_stylizer, *, allow_partial: bo
             audio = False
             notes.append("ffmpeg not found: wrote the video only (any sound was dropped); "
                          "install ffmpeg to keep the audio track")
+        _raise_if_signalled()
         done = True
     finally:
         if tmpdir:
@@ -376,14 +378,26 @@ def stylize_file(src: Path, dst: Path, settings: Settings, catalogue=None) -> di
     return info
 
 
+_signalled = threading.Event()
+
+
 def _interrupt(signum, _frame):
+    # The flag outlives the exception: Python drops an exception raised while it runs a callback
+    # it cannot unwind (a weakref callback inside an import, a __del__), and the run would go on.
+    _signalled.set()
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _raise_if_signalled():
+    if _signalled.is_set():
+        raise KeyboardInterrupt("signal")
 
 
 def cmd_stylize(args) -> int:
     # SIGTERM ends the run the way Ctrl+C does: the temporary folder and a partial output go
     main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
+    _signalled.clear()
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)} if main else {}
     try:
         settings = settings_from(args)
         info = stylize_file(Path(args.input), Path(args.output), settings)
@@ -395,8 +409,8 @@ def cmd_stylize(args) -> int:
               file=sys.stderr)
         return 130
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     size = "x".join(map(str, info["size"]))
     pw, ph = info["processing_size"]
     line = (f"wrote {info['output']}: {size}, style {info['style']}, processed at {pw}x{ph} "

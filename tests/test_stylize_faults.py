@@ -94,3 +94,36 @@ def test_sigterm_removes_the_temporary_folder_and_the_partial_output(bikes_clip,
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert leftovers(tmp_path) == [] and not out.exists()
+
+
+def test_a_signal_whose_exception_python_dropped_still_ends_the_run(bikes_clip, tmp_path):
+    """Python drops an exception raised inside a callback it cannot unwind (CI saw SIGTERM's
+    KeyboardInterrupt land in an import lock's weakref callback, and the run went on to exit 0).
+    The handler's flag still ends the run at the next frame and removes the partial output."""
+    import cv2
+    from stylecam import stylize
+
+    need_ffmpeg()
+    out = tmp_path / "out.mp4"
+    seen = []
+
+    class Stylizer:
+        proc_size = (64, 36)
+
+        def __call__(self, frame):
+            seen.append(1)
+            if len(seen) == 5:  # the handler ran, its exception went nowhere
+                try:
+                    stylize._interrupt(signal.SIGTERM, None)
+                except KeyboardInterrupt:
+                    pass
+            return frame
+
+    stylize._signalled.clear()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            stylize.stylize_video(cv2.VideoCapture(bikes_clip), Path(bikes_clip), out, lambda size: Stylizer())
+    finally:
+        stylize._signalled.clear()
+    assert len(seen) == 5
+    assert not out.exists() and leftovers(tmp_path) == []
