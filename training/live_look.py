@@ -44,7 +44,7 @@ import yaml
 
 from ..config import parse_size
 from ..look import look_figures
-from .dataset import list_content, read_frames, read_rgb
+from .dataset import VIDEO_EXT, list_content, read_frames, read_rgb
 from .errors import exits_on_error
 from .progress import progress
 from .quality import clip_flows, fit, keep_written, warping_error
@@ -55,6 +55,7 @@ CROP = 256
 DISTANCE_GOAL, WARP_GOAL, GRID_GOAL = 1.25, 0.5, 1.15
 FRAMES = 6             # consecutive frames per clip for the warping error
 STYLE_FRAME_STEP = 2   # every 2nd of them is also judged for style (painted and carried ones)
+FACE_FRAME = 75        # --face as a clip: the picture shows the stream at this frame (3 s at 25 fps)
 ASTRONAUT_FACE = (120, 380)  # rows, columns of the 400x300 window on her face at 1280x720
 END_MARKER = "<!-- generated above by training/live_look.py; text below is kept on regeneration -->"
 
@@ -185,12 +186,15 @@ def evaluate(content: list[Path], styles_dir: Path, processing: dict[str, dict],
             ref = refs[name]
             row = {"live": [], "teacher": [], "grid": [], "structure": [], "teacher_grid": [], "input_grid": []}
             judged = []  # (input, published): a photo as the first frame of a stream; a clip as one
-            for img in photos:
+            items = []   # the content item of each judged frame
+            for img, path in zip(photos, images):
                 judged.append((img, Live(engine, out_size, proc, defaults.smoothing)(img, vec)))
-            for frames in clips:
+                items.append(path.name)
+            for frames, path in zip(clips, videos):
                 stream = Live(engine, out_size, proc, defaults.smoothing)
                 published = [stream(f, vec) for f in frames]  # painted and carried frames in turn
                 judged += list(zip(frames, published))[::STYLE_FRAME_STEP]
+                items += [path.name] * len(frames[::STYLE_FRAME_STEP])
             for k, (img, live) in enumerate(judged):
                 key = (out_size, name, k)
                 if key not in teacher_rows:
@@ -207,7 +211,9 @@ def evaluate(content: list[Path], styles_dir: Path, processing: dict[str, dict],
             r = {"live_distance": float(np.mean(row["live"])), "teacher_distance": float(np.mean(row["teacher"])),
                  "grid_ratio": float(np.max(row["grid"])), "structure": float(np.mean(row["structure"])),
                  "teacher_grid_ratio": float(np.max(row["teacher_grid"])),
-                 "input_grid_ratio": float(np.max(row["input_grid"]))}
+                 "input_grid_ratio": float(np.max(row["input_grid"])),
+                 "structure_by_item": {item: float(np.mean([v for v, i in zip(row["structure"], items) if i == item]))
+                                       for item in dict.fromkeys(items)}}
             r["ratio"] = r["live_distance"] / r["teacher_distance"]
             if flows is not None:
                 live_we, network_we, teacher_we = [], [], []
@@ -239,12 +245,14 @@ def write_pictures(folder: Path, engine, teacher, catalogue, proc, smoothing, fa
     folder.mkdir(parents=True, exist_ok=True)
     vec = catalogue.get("starry_night").vector
     written = []
-    for name, frames in (("face", [face] if face is not None else []), ("scene", scene)):
+    faces = face if isinstance(face, list) else [face] if face is not None else []
+    for name, frames in (("face", faces), ("scene", scene)):
         if not len(frames):
             continue
         box = None
-        if name == "face":  # the top 16:9 of a portrait keeps the head
-            frames = [frames[0][:frames[0].shape[1] * 9 // 16]]
+        if name == "face":
+            if not isinstance(face, list):  # a photo: the top 16:9 of a portrait keeps the head
+                frames = [frames[0][:frames[0].shape[1] * 9 // 16]]
             box = face_box
         frames = [fit(f, (1280, 720)) for f in frames]
         stream = Live(engine, (1280, 720), proc, smoothing)
@@ -319,6 +327,10 @@ def to_markdown(res: dict, model: str) -> str:
                   "steadiness, before the runtime smoother), as the daemon publishes them: painted every "
                   f"{default_paint_every()} frames, the rest carried; \"network every frame\": the same with "
                   "processing.paint_every 1, for comparison. Both over the teacher's."]
+        by_item = [r["structure_by_item"] for r in hd["styles"].values() if "structure_by_item" in r]
+        if by_item:
+            lines += ["", "Structure at 1280x720 by content item (mean of the 8 styles): " + ", ".join(
+                f"{item} {np.mean([b[item] for b in by_item]):.2f}" for item in by_item[0]) + "."]
     for name in res.get("pictures", []):
         lines += ["", f"![{name}](img/{name})"]
     return "\n".join(lines) + "\n"
@@ -337,7 +349,8 @@ def main(argv=None) -> None:
     ap.add_argument("--bench-frames", type=int, default=150)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--models", type=Path, help="a model folder (default: the installed models)")
-    ap.add_argument("--face", type=Path, help="a photo of a face for the 100 %% pictures "
+    ap.add_argument("--face", type=Path, help="a photo or a clip (its frames up to the "
+                    f"{FACE_FRAME}th, as one stream) of a face for the 100 %% pictures "
                     "(default: scikit-image's astronaut)")
     ap.add_argument("--out", type=Path, default=Path("docs/live_look.md"))
     ap.add_argument("--json", type=Path, default=Path("docs/data/live_look.json"))
@@ -352,7 +365,9 @@ def main(argv=None) -> None:
         processing = settled_sizes(sizes, a.bench_frames)
         for preset in filter(None, a.presets.split(",")):
             processing.update(settled_sizes([(1280, 720)], a.bench_frames, preset))
-    if a.face:
+    if a.face and a.face.suffix.lower() in VIDEO_EXT:  # a clip: a stream up to FACE_FRAME
+        face, box = read_frames(a.face, limit=FACE_FRAME + 1)[-FRAMES:], None
+    elif a.face:
         face, box = read_rgb(a.face), None
     else:
         import skimage.data
