@@ -92,3 +92,16 @@ def test_a_clip_as_the_face_is_pictured_as_the_stream_publishes_it(tmp_path, bik
     assert pic.shape == (300, 1200, 3)
     inp, live, teacher = (pic[30:, i * 400:(i + 1) * 400].astype(float) for i in range(3))
     assert np.abs(live - inp).mean() > 10 and np.abs(teacher - inp).mean() > 10
+
+
+def test_a_face_clip_without_frames_is_an_error_that_names_the_fix(tmp_path):
+    from stylecam.training.live_look import main
+
+    broken = tmp_path / "face.mp4"
+    broken.write_bytes(b"not a video")
+    with pytest.raises(SystemExit) as exc:
+        main(["--content", str(tmp_path), "--styles-dir", str(tmp_path), "--processing", "320x180=128x72",
+              "--face", str(broken), "--out", str(tmp_path / "l.md"), "--json", str(tmp_path / "l.json")])
+    message = str(exc.value.code)  # SystemExit with the message: printed to stderr, exit status 1
+    assert "no frames could be read" in message and "face.mp4" in message
+    assert not (tmp_path / "l.md").exists()

@@ -47,7 +47,7 @@ import yaml
 from ..config import parse_size
 from ..look import look_figures
 from .dataset import VIDEO_EXT, list_content, read_frames, read_rgb
-from .errors import exits_on_error
+from .errors import TrainingError, exits_on_error
 from .progress import progress
 from .quality import clip_flows, fit, keep_written, warping_error
 from .teacher import Teacher
@@ -369,6 +369,9 @@ def main(argv=None) -> None:
             processing.update(settled_sizes([(1280, 720)], a.bench_frames, preset))
     if a.face and a.face.suffix.lower() in VIDEO_EXT:  # a clip: a stream up to FACE_FRAME
         face, box = read_frames(a.face, limit=FACE_FRAME + 1)[-FRAMES:], None
+        if not face:
+            raise TrainingError(f"--face {a.face}: no frames could be read; give a photo or a clip "
+                                "OpenCV can decode (for example an MP4)")
     elif a.face:
         face, box = read_rgb(a.face), None
     else:
