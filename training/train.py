@@ -226,6 +226,8 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
         l_distill = distill_loss(out, target, cfg.w_grad, cfg.w_scales)
         l_style = l_embed = torch.zeros((), device=device)
         l_paint = torch.zeros((), device=device)
+        # the output as published at 1280x720, once for both terms that look at it
+        published = as_published(out, cfg.paint_grow, cfg.paint_sharpen) if cfg.live_view else None
         if predictor is not None:
             o = predictor(out)  # one pass over the output (and one over the target) for both terms
             with torch.no_grad():
@@ -234,10 +236,10 @@ def train(data: Data, vectors: torch.Tensor, ckpt_dir: Path, cfg: TrainConfig,
             if cfg.w_paint > 0 or cfg.w_paint_small > 0:
                 l_paint = paint_loss(predictor, out, target, v, cfg, full=(o[0], t[0]))
             if cfg.w_paint_live > 0:
-                l_paint = l_paint + cfg.w_paint_live * paint_live_loss(predictor, out, live, v, cfg)
+                l_paint = l_paint + cfg.w_paint_live * paint_live_loss(predictor, out, live, v, cfg, published)
         l_struct = torch.zeros((), device=device)
         if cfg.w_structure > 0:
-            l_struct = structure_loss(as_published(out, cfg.paint_grow, cfg.paint_sharpen), live, STRUCTURE_SIGMAS)
+            l_struct = structure_loss(published, live, STRUCTURE_SIGMAS)
         flow = random_flow(cfg.batch, x.shape[2], x.shape[3], generator=gen, rows=rows).to(device)
         x2, valid = warp(x, flow)
         out2 = model(camera_noise(x2, gen, rows, cfg.batch), v)
@@ -348,15 +350,18 @@ def as_published(img: torch.Tensor, grow: float, sharpen: float) -> torch.Tensor
 
 
 def paint_live_loss(predictor: StylePredictor, out: torch.Tensor, live_target: torch.Tensor,
-                    vectors: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+                    vectors: torch.Tensor, cfg: TrainConfig, published: torch.Tensor | None = None) -> torch.Tensor:
     """paint_loss on the output as the daemon publishes it at 1280x720 (as_published: sharpened,
     its centre enlarged cfg.paint_grow times), beyond the teacher's painting of the same centre at
     the full output size: live_target is the centre of the teacher's painting of the crop enlarged
     paint_grow times (dataset.scaled_teacher, centre=True), its strokes at the teacher's own size,
-    as the live look's judge compares them. Unweighted."""
+    as the live look's judge compares them. Unweighted. published: as_published(out), when
+    already computed."""
     with torch.no_grad():
         t_vec = predictor(live_target, taps=False)[0]
-    o_vec = predictor(as_published(out, cfg.paint_grow, cfg.paint_sharpen), taps=False)[0]
+    if published is None:
+        published = as_published(out, cfg.paint_grow, cfg.paint_sharpen)
+    o_vec = predictor(published, taps=False)[0]
     return _beyond_teacher(o_vec, t_vec, vectors)
 
 
